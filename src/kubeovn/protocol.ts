@@ -1,0 +1,90 @@
+import { z } from 'zod';
+
+/** Route as both sides spell it: {"dst": "...", "gw": "..."}, each omitted when empty. */
+const Route = z.object({ dst: z.string().optional(), gw: z.string().optional() });
+
+const Dns = z.object({
+  nameservers: z.array(z.string()).optional(),
+  domain: z.string().optional(),
+  search: z.array(z.string()).optional(),
+  options: z.array(z.string()).optional(),
+});
+
+/**
+ * kube-ovn's CniRequest (pkg/request/cniserver.go, v1.13 → v1.17). No field is omitempty
+ * in Go, so every key is always sent, with the same names and JSON types.
+ */
+export const CniRequest = z.strictObject({
+  cni_type: z.literal('kube-ovn'),
+  pod_name: z.string(),
+  pod_namespace: z.string(),
+  container_id: z.string(),
+  net_ns: z.string(),
+  if_name: z.string(),
+  provider: z.string(),
+  routes: z.array(Route).nullable(),
+  dns: Dns,
+  vf_driver: z.string(),
+  deviceID: z.string(),
+  vhost_user_socket_volume_name: z.string(),
+  vhost_user_socket_name: z.string(),
+  vhost_user_socket_consumption: z.string(),
+});
+export type CniRequest = z.infer<typeof CniRequest>;
+
+const IpConfig = z.object({
+  protocol: z.string().optional(),
+  ip: z.string(),
+  cidr: z.string(),
+  gateway: z.string().optional(),
+});
+
+const Common = {
+  mac_address: z.string().optional(),
+  routes: z.array(Route).nullish(),
+  mtu: z.number().optional(),
+  nicname: z.string().optional(),
+  dns: Dns.nullish(),
+  error: z.string().optional(),
+};
+
+/** ≥ v1.16: one `ips[]` entry per family. */
+const ResponseV116 = z.object({ ips: z.array(IpConfig).nullable(), ...Common });
+/** ≤ v1.15: "Dual" families as comma lists in address/cidr/gateway, v4 first. */
+const ResponseLegacy = z.object({
+  protocol: z.string(),
+  address: z.string(),
+  cidr: z.string(),
+  gateway: z.string().optional(),
+  ...Common,
+});
+
+export const CniResponse = z.union([ResponseV116, ResponseLegacy]);
+export type CniResponse = z.infer<typeof CniResponse>;
+
+export interface DaemonIp {
+  ip: string;
+  cidr: string;
+  gateway?: string;
+}
+
+/** Both response shapes as one list of addresses, v4 before v6 as the daemon orders them. */
+export function responseIps(resp: CniResponse): DaemonIp[] {
+  if ('ips' in resp) {
+    return (resp.ips ?? []).map((i) => ({ ip: i.ip, cidr: i.cidr, ...(i.gateway ? { gateway: i.gateway } : {}) }));
+  }
+  const addresses = splitList(resp.address);
+  const cidrs = splitList(resp.cidr);
+  const gateways = splitList(resp.gateway ?? '');
+  // Pair by family, as kube-ovn's binary does: each address goes with the cidr of its family.
+  return addresses.map((ip) => {
+    const fam = ip.includes(':');
+    const cidr = cidrs.find((c) => c.includes(':') === fam) ?? '';
+    const gateway = gateways.find((g) => g.includes(':') === fam);
+    return { ip, cidr, ...(gateway ? { gateway } : {}) };
+  });
+}
+
+function splitList(s: string): string[] {
+  return s.split(',').map((x) => x.trim()).filter(Boolean);
+}

@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import { garbage, parseToolJson, type RunTool } from './tools.js';
+
+/** What a tool said, and who said it; `none` when it could not answer (absent, no support). */
+export type Answer<T> = { value: T; source: string } | { value?: undefined; source: 'none'; why: string };
+
+// {"dev":{"pci/0000:42:00.0":{"mode":"switchdev","inline-mode":"none","encap-mode":"basic"}}}
+const EswitchShow = z.object({ dev: z.record(z.string(), z.looseObject({ mode: z.string().optional() })) });
+// {"port":{"pci/0000:42:00.0/1":{"type":"eth","netdev":"pf0vf0","flavour":"pcivf","controller":0,"pfnum":0,"vfnum":0,…}}}
+const PortShow = z.object({
+  port: z.record(z.string(), z.looseObject({
+    netdev: z.string().optional(),
+    flavour: z.string().optional(),
+    controller: z.number().optional(),
+    pfnum: z.number().optional(),
+    vfnum: z.number().optional(),
+  })),
+});
+export type DevlinkPort = z.infer<typeof PortShow>['port'][string] & { handle: string };
+
+// Kernel answers that mean "devlink cannot tell", not "devlink is broken".
+const NO_ANSWER = /Operation not supported|No such device|Failed to connect to devlink Netlink|Operation not permitted/;
+
+/** `devlink -j dev eswitch show pci/<pf>` → "switchdev" | "legacy" | …. */
+export async function eswitchMode(run: RunTool, pf: string): Promise<Answer<string>> {
+  const args = ['-j', 'dev', 'eswitch', 'show', `pci/${pf}`];
+  const out = await run('devlink', args);
+  if (out === 'absent') return { source: 'none', why: 'devlink is not installed' };
+  if (out.exitCode !== 0) {
+    if (NO_ANSWER.test(out.stderr)) return { source: 'none', why: `devlink: ${out.stderr.trim()}` };
+    throw garbage('devlink', args, out, 'failed');
+  }
+  const doc = EswitchShow.safeParse(parseToolJson('devlink', args, out));
+  if (!doc.success) throw garbage('devlink', args, out, 'printed JSON of an unknown shape');
+  const mode = doc.data.dev[`pci/${pf}`]?.mode;
+  return mode ? { value: mode, source: 'devlink' } : { source: 'none', why: `devlink reports no eswitch mode for pci/${pf}` };
+}
+
+/** Every devlink port (`devlink -j port show`), with its handle "pci/<dev>/<index>". */
+export async function devlinkPorts(run: RunTool): Promise<Answer<DevlinkPort[]>> {
+  const args = ['-j', 'port', 'show'];
+  const out = await run('devlink', args);
+  if (out === 'absent') return { source: 'none', why: 'devlink is not installed' };
+  if (out.exitCode !== 0) {
+    if (NO_ANSWER.test(out.stderr)) return { source: 'none', why: `devlink: ${out.stderr.trim()}` };
+    throw garbage('devlink', args, out, 'failed');
+  }
+  const doc = PortShow.safeParse(parseToolJson('devlink', args, out));
+  if (!doc.success) throw garbage('devlink', args, out, 'printed JSON of an unknown shape');
+  return { value: Object.entries(doc.data.port).map(([handle, p]) => ({ ...p, handle })), source: 'devlink' };
+}
+
+/** The netdev of the local VF port N on a PF's devlink instance (flavour pcivf, controller 0). */
+export function vfPortNetdev(ports: DevlinkPort[], pf: string, vfIndex: number): string | undefined {
+  const prefix = `pci/${pf}/`;
+  return ports.find((p) => p.handle.startsWith(prefix) && p.flavour === 'pcivf' && p.controller === 0 && p.vfnum === vfIndex && p.netdev)?.netdev;
+}

@@ -1,0 +1,43 @@
+import { CniError, Code } from '../cni/errors.js';
+import type { Sysfs } from './sysfs.js';
+
+export interface Vf {
+  pci: string;
+  /** The PF's PCI address, from the VF's physfn link. */
+  pf: string;
+  /** N in the PF's virtfnN link that points back at this VF. */
+  index: number;
+  /** Entries of <vf>/net: one on a kernel driver, none on vfio-pci or once in a pod netns. */
+  netdevs: string[];
+  /** Basename of <vf>/driver, "" when unbound. */
+  driver: string;
+}
+
+const VIRTFN = /^virtfn(\d+)$/; // "virtfn3" → VF index 3
+
+/** VF → PF → VF index, from sysfs (sriovnet's GetPfPciFromVfPci and GetVfIndexByPciAddress). */
+export async function resolveVf(sysfs: Sysfs, pci: string): Promise<Vf> {
+  const [exists, pf, netdevs, driver] = await Promise.all([
+    sysfs.list(sysfs.pciDevice(pci)),
+    sysfs.linkName(sysfs.pciDevice(pci, 'physfn')),
+    sysfs.list(sysfs.pciDevice(pci, 'net')),
+    sysfs.linkName(sysfs.pciDevice(pci, 'driver')),
+  ]);
+  if (exists.length === 0) {
+    throw new CniError(Code.NotAVf, `deviceID ${pci} is not a PCI device on this node`, `${sysfs.pciDevice(pci)} does not exist; the device plugin allocated a VF this node does not have — check its ConfigMap selectors and that the VFs exist (cat /sys/class/net/<pf>/device/sriov_numvfs)`);
+  }
+  if (!pf) {
+    throw new CniError(Code.NotAVf, `deviceID ${pci} is not an SR-IOV VF (it has no physfn)`, `${sysfs.pciDevice(pci, 'physfn')} is missing; the device plugin's selectors must pick VFs (device 1018 on ConnectX-5), not PFs`);
+  }
+  return { pci, pf, index: await vfIndex(sysfs, pf, pci), netdevs, driver: driver ?? '' };
+}
+
+async function vfIndex(sysfs: Sysfs, pf: string, vf: string): Promise<number> {
+  const entries = (await sysfs.list(sysfs.pciDevice(pf))).filter((e) => VIRTFN.test(e));
+  const targets = await Promise.all(entries.map((e) => sysfs.linkName(sysfs.pciDevice(pf, e))));
+  const i = targets.indexOf(vf);
+  if (i < 0) {
+    throw new CniError(Code.NotAVf, `VF ${vf} is not listed by its PF ${pf}`, `no ${sysfs.pciDevice(pf)}/virtfn<N> link points at ${vf}`);
+  }
+  return Number(VIRTFN.exec(entries[i]!)![1]);
+}

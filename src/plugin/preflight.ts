@@ -1,0 +1,96 @@
+import type { Config } from '../cni/config.js';
+import { CniError, Code } from '../cni/errors.js';
+import { devlinkPorts, eswitchMode } from '../node/devlink.js';
+import { eswitchModeOf, type EswitchMode } from '../node/eswitch.js';
+import { hwTcOffload, type HwTcOffload } from '../node/features.js';
+import { findRepresentor, type Representor } from '../node/representor.js';
+import type { Sysfs } from '../node/sysfs.js';
+import type { RunTool } from '../node/tools.js';
+import { findUplink } from '../node/uplink.js';
+import { resolveVf, type Vf } from '../node/vf.js';
+
+export interface NodeDeps {
+  sysfs: Sysfs;
+  run: RunTool;
+}
+
+export interface OffloadFacts {
+  vf: Vf;
+  uplink?: string;
+  eswitch: EswitchMode;
+  hwTc: { state: HwTcOffload | 'unverified'; source: string };
+  representor?: Representor;
+}
+
+export interface PreflightReport {
+  facts: OffloadFacts;
+  /** Offload prerequisites that do not hold, most basic first. */
+  failures: CniError[];
+  /** Things that could not be verified; the pod proceeds. */
+  warnings: string[];
+}
+
+/**
+ * Resolves VF → PF → uplink → representor and checks the offload prerequisites. A deviceID
+ * that is not a VF here throws (102); prerequisites come back as failures, so the caller
+ * decides between refusing (offload.enforce) and warning.
+ */
+export async function preflight(deps: NodeDeps, pci: string, conf: Pick<Config, 'vfDriver'>, opts: { vfInHost: boolean }): Promise<PreflightReport> {
+  const { sysfs, run } = deps;
+  const vf = await resolveVf(sysfs, pci);
+  const netdevs = await findUplink(sysfs, vf.pf);
+  // The three tool calls are independent: run them side by side.
+  const [modeAnswer, ports, hwTcAnswer] = await Promise.all([
+    eswitchMode(run, vf.pf),
+    devlinkPorts(run),
+    netdevs.uplink ? hwTcOffload(run, netdevs.uplink) : undefined,
+  ]);
+  const eswitch = await eswitchModeOf(sysfs, modeAnswer, netdevs);
+  const representor = await findRepresentor(sysfs, ports, vf.pf, vf.index);
+  const hwTc = !hwTcAnswer ? { state: 'unverified' as const, source: 'no uplink' }
+    : hwTcAnswer.value === undefined ? { state: 'unverified' as const, source: hwTcAnswer.why }
+    : { state: hwTcAnswer.value, source: hwTcAnswer.source };
+
+  const facts: OffloadFacts = { vf, uplink: netdevs.uplink, eswitch, hwTc, representor };
+  const failures: CniError[] = [];
+  const warnings: string[] = [];
+  const switchdevFix = `unbind the PF's VFs from mlx5_core, run \`devlink dev eswitch set pci/${vf.pf} mode switchdev\`, then rebind the VFs`;
+
+  if (eswitch.mode !== 'switchdev') {
+    failures.push(new CniError(Code.NotSwitchdev, `the eSwitch of PF ${vf.pf} is in ${eswitch.mode} mode, not switchdev`, `VF ${pci} cannot be offloaded (mode read from ${eswitch.source}). Fix: ${switchdevFix}`));
+  } else if (!netdevs.uplink) {
+    failures.push(new CniError(Code.NotSwitchdev, `PF ${vf.pf} has no uplink port (phys_port_name p<N> with a phys_switch_id)`, `netdevs of ${vf.pf}: [${netdevs.all.join(', ')}]; the eSwitch reports switchdev (${eswitch.source}) but no uplink representor exists. Fix: ${switchdevFix}`));
+  }
+  if (netdevs.uplink) {
+    if (hwTc.state === 'off') {
+      failures.push(new CniError(Code.HwTcOffload, `hw-tc-offload is off on uplink ${netdevs.uplink}`, `PF ${vf.pf}, VF ${pci}: TC flower rules cannot reach the NIC. Fix: \`ethtool -K ${netdevs.uplink} hw-tc-offload on\``));
+    } else if (hwTc.state === 'unsupported') {
+      failures.push(new CniError(Code.HwTcOffload, `hw-tc-offload is not supported on uplink ${netdevs.uplink}`, `\`ethtool -k ${netdevs.uplink}\` shows hw-tc-offload off [fixed]: this NIC, driver or firmware cannot offload TC flows; use a ConnectX-5 or newer with mlx5_core in switchdev mode`));
+    } else if (hwTc.state === 'unverified') {
+      warnings.push(`hw-tc-offload on ${netdevs.uplink} is unverified: ${hwTc.source}`);
+    }
+  }
+  if (eswitch.mode === 'switchdev' && !representor) {
+    failures.push(new CniError(Code.NoRepresentor, `no representor found for VF ${vf.index} (${pci}) of PF ${vf.pf}`, `neither devlink (${'why' in ports ? ports.why : 'no pcivf port with vfnum ' + vf.index}) nor a netdev of ${vf.pf} with phys_port_name pf${vf.pf.slice(-1)}vf${vf.index} names it; representors appear after the VFs are bound to mlx5_core in switchdev mode (\`echo ${pci} > /sys/bus/pci/drivers/mlx5_core/bind\`)`));
+  }
+  const driverFailure = checkVfDriver(vf, conf.vfDriver, opts.vfInHost);
+  if (driverFailure) failures.push(driverFailure);
+  return { facts, failures, warnings };
+}
+
+const USERSPACE_DRIVERS = new Set(['vfio-pci', 'uio_pci_generic', 'igb_uio']);
+
+/** The VF must be bound as vf_driver says: vfio-pci only when asked, else one kernel netdev. */
+function checkVfDriver(vf: Vf, vfDriver: string, vfInHost: boolean): CniError | undefined {
+  if (vfDriver === 'vfio-pci') {
+    return vf.driver === 'vfio-pci' ? undefined
+      : new CniError(Code.VfDriver, `VF ${vf.pci} is bound to ${vf.driver || 'no driver'}, but vf_driver is vfio-pci`, `Fix: \`echo ${vf.pci} > /sys/bus/pci/drivers/${vf.driver || '<driver>'}/unbind\` and bind it to vfio-pci, or remove "vf_driver" from the NetworkAttachmentDefinition`);
+  }
+  if (USERSPACE_DRIVERS.has(vf.driver)) {
+    return new CniError(Code.VfDriver, `VF ${vf.pci} is bound to ${vf.driver}, but vf_driver is not set`, `Fix: set "vf_driver": "vfio-pci" in the NetworkAttachmentDefinition for VM/DPDK pods, or rebind the VF to mlx5_core (\`echo ${vf.pci} > /sys/bus/pci/drivers/${vf.driver}/unbind; echo ${vf.pci} > /sys/bus/pci/drivers/mlx5_core/bind\`)`);
+  }
+  if (vfInHost && vf.netdevs.length !== 1) {
+    return new CniError(Code.VfDriver, vf.netdevs.length === 0 ? `VF ${vf.pci} has no network device` : `VF ${vf.pci} has ${vf.netdevs.length} network devices, expected one`, `driver ${vf.driver || '(none)'}; netdevs [${vf.netdevs.join(', ')}]. A VF already in another pod's netns is not visible here; otherwise bind it: \`echo ${vf.pci} > /sys/bus/pci/drivers/mlx5_core/bind\``);
+  }
+  return undefined;
+}

@@ -1,0 +1,97 @@
+import { parseConfig, parseJson, type Config } from '../cni/config.js';
+import { parseEnv } from '../cni/env.js';
+import { asCniError, CniError, Code } from '../cni/errors.js';
+import { forVersion } from '../cni/result.js';
+import { LATEST, requireSupported, versionAtLeast, versionResult } from '../cni/version.js';
+import { daemonClient } from '../kubeovn/client.js';
+import { Sysfs } from '../node/sysfs.js';
+import { toolRunner } from '../node/tools.js';
+import { cmdAdd } from './add.js';
+import { cmdCheck } from './check.js';
+import type { Context } from './context.js';
+import { cmdDel } from './del.js';
+import { createLogger } from './log.js';
+import { cmdStatus } from './status.js';
+
+export interface Io {
+  env: NodeJS.ProcessEnv;
+  stdin: string;
+  /** Exactly one JSON document, or nothing. */
+  stdout: (text: string) => void;
+}
+
+/** One CNI invocation: returns the exit status; stdout gets the result or the error. */
+export async function runPlugin(io: Io): Promise<number> {
+  let cniVersion = guessVersion(io.stdin);
+  let conf: Config | undefined;
+  try {
+    const env = parseEnv(io.env);
+    if (env.command === 'VERSION') {
+      io.stdout(JSON.stringify(versionResult(cniVersion)) + '\n');
+      return 0;
+    }
+    conf = parseConfig(parseJson(io.stdin), io.env);
+    cniVersion = requireSupported(conf.cniVersion);
+    gateOnVersion(env.command, cniVersion);
+    const log = createLogger({ file: conf.logFile, level: conf.logLevel });
+    log.with({ cmd: env.command, containerID: env.containerId, ifname: env.ifname });
+    const ctx: Context = {
+      env,
+      conf,
+      log,
+      node: { sysfs: new Sysfs(io.env.KUBE_OVN_OFFLOAD_SYSFS_ROOT || '/'), run: toolRunner(conf.toolTimeoutMs, io.env) },
+      daemon: daemonClient(conf.serverSocket, conf.daemonTimeoutMs),
+    };
+    try {
+      switch (env.command) {
+        case 'ADD':
+          io.stdout(JSON.stringify(forVersion(await cmdAdd(ctx), cniVersion)) + '\n');
+          return 0;
+        case 'DEL':
+          await cmdDel(ctx);
+          return 0;
+        case 'CHECK':
+          await cmdCheck(ctx);
+          return 0;
+        case 'STATUS':
+          await cmdStatus(conf);
+          return 0;
+        case 'GC':
+          // Nothing is stored per attachment yet, so there is nothing to collect.
+          return 0;
+      }
+    } catch (err) {
+      const e = asCniError(err);
+      log.error(e.message, { code: e.code, details: e.details });
+      throw e;
+    }
+  } catch (err) {
+    const e = asCniError(err);
+    if (!conf) logEarly(io.env, e);
+    io.stdout(JSON.stringify(e.toJSON(cniVersion)) + '\n');
+    return 1;
+  }
+}
+
+// libcni and skel refuse CHECK before 0.4.0 and STATUS/GC before 1.1.0; so do we.
+function gateOnVersion(command: string, v: string): void {
+  const min = command === 'CHECK' ? '0.4.0' : command === 'STATUS' || command === 'GC' ? '1.1.0' : '';
+  if (min && !versionAtLeast(v, min)) {
+    throw new CniError(Code.IncompatibleVersion, `config version ${v} does not allow ${command}`, `${command} needs cniVersion ${min} or later`);
+  }
+}
+
+/** The cniVersion to answer in, read leniently so even an error can carry it. */
+function guessVersion(stdin: string): string {
+  try {
+    const v = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
+    return typeof v === 'string' && v ? v : LATEST;
+  } catch {
+    return LATEST;
+  }
+}
+
+// Before the config is read there is no log_file; stderr is the only place left.
+function logEarly(env: NodeJS.ProcessEnv, e: CniError): void {
+  process.stderr.write(JSON.stringify({ ts: new Date().toISOString(), level: 'error', msg: e.message, code: e.code, cmd: env.CNI_COMMAND }) + '\n');
+}
