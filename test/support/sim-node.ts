@@ -1,0 +1,292 @@
+/**
+ * A simulated Mellanox node: a fake sysfs tree of real folders and symlinks under a temp
+ * root (the layout of /sys on a ConnectX-5 host), plus the state file that the fake
+ * `devlink` and `ethtool` in test/support/fake-tools answer from. The model is the one
+ * source of truth; every change rewrites the parts of the tree it touches and the state file,
+ * the way the kernel would show it.
+ */
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type Mode = 'switchdev' | 'legacy';
+export type HwTc = 'on' | 'off' | 'unsupported';
+/** How a fake tool behaves: answer, be missing from PATH, hang, print garbage, or fail. */
+export type ToolBehaviour = 'ok' | 'absent' | 'hang' | 'garbage' | 'nokernel';
+
+export interface VfSpec {
+  index: number;
+  pci: string;
+  driver: 'mlx5_core' | 'vfio-pci' | '';
+  /** The VF's netdev in the host netns; undefined on vfio-pci or while it is in a pod. */
+  netdev?: string;
+  /** The representor's netdev; undefined when the PF is in legacy mode. */
+  rep?: string;
+  mac: string;
+}
+
+export interface PfSpec {
+  pci: string;
+  /** The uplink netdev (phys_port_name p<N>). */
+  uplink: string;
+  mode: Mode;
+  hwTc: HwTc;
+  switchId: string;
+  vfs: VfSpec[];
+  totalVfs: number;
+  /** Extra representors of an external host (a BlueField DPU): c1pf<P>vf<N>, named here. */
+  hostReps?: Array<{ name: string; vf: number }>;
+  /** Write /sys/class/net/<uplink>/compat/devlink/mode (MOFED kernels). */
+  compatFile?: boolean;
+}
+
+export interface NodeSpec {
+  pfs: PfSpec[];
+  devlink?: ToolBehaviour;
+  ethtool?: ToolBehaviour;
+}
+
+const PCI_PARENT = 'devices/pci0000:40/0000:40:02.0';
+const FAKE_TOOLS = fileURLToPath(new URL('./fake-tools', import.meta.url));
+
+/** A ConnectX-5 PF 0000:42:00.0 with `vfs` VFs in switchdev, hw-tc-offload on. */
+export function connectx5(opts: { vfs?: number; prefix?: string; mode?: Mode; hwTc?: HwTc; pci?: string } = {}): PfSpec {
+  const n = opts.vfs ?? 4;
+  const pci = opts.pci ?? '0000:42:00.0';
+  const prefix = opts.prefix ?? 'enp66s0f0';
+  const mode = opts.mode ?? 'switchdev';
+  const base = pci.slice(0, -4); // "0000:42:"
+  return {
+    pci,
+    uplink: `${prefix}np0`.slice(0, 15),
+    mode,
+    hwTc: opts.hwTc ?? 'on',
+    switchId: 'b8599f0300c1ec12',
+    totalVfs: 8,
+    vfs: Array.from({ length: n }, (_, i) => ({
+      index: i,
+      // VFs follow the PF: 0000:42:00.2, .3, … then 0000:42:01.0
+      pci: `${base}${String(Math.floor((i + 2) / 8)).padStart(2, '0')}.${(i + 2) % 8}`,
+      driver: 'mlx5_core' as const,
+      netdev: `${prefix}v${i}`.slice(0, 15),
+      rep: mode === 'switchdev' ? `${prefix}r${i}`.slice(0, 15) : undefined,
+      mac: `02:00:00:00:42:${String(i).padStart(2, '0')}`,
+    })),
+  };
+}
+
+export class SimNode {
+  readonly root: string;
+  readonly spec: NodeSpec;
+
+  constructor(spec: NodeSpec, root?: string) {
+    this.root = root ?? mkdtempSync(join(tmpdir(), 'kovo-sysfs-'));
+    this.spec = spec;
+    this.build();
+  }
+
+  /** PATH for the plugin: the fake tools first (those not 'absent'), then the system's. */
+  get path(): string {
+    return `${join(this.root, 'bin')}:/usr/bin:/bin`;
+  }
+
+  /** The environment the plugin runs in on this node. */
+  env(): Record<string, string> {
+    return { PATH: this.path, KUBE_OVN_OFFLOAD_SYSFS_ROOT: this.root };
+  }
+
+  get stateFile(): string {
+    return join(this.root, 'fake-tools.json');
+  }
+
+  pf(pci?: string): PfSpec {
+    const pf = pci ? this.spec.pfs.find((p) => p.pci === pci) : this.spec.pfs[0];
+    if (!pf) throw new Error(`no PF ${pci}`);
+    return pf;
+  }
+
+  vf(pci: string): { pf: PfSpec; vf: VfSpec } {
+    for (const pf of this.spec.pfs) {
+      const vf = pf.vfs.find((v) => v.pci === pci);
+      if (vf) return { pf, vf };
+    }
+    throw new Error(`no VF ${pci} on the simulated node`);
+  }
+
+  remove(): void {
+    rmSync(this.root, { recursive: true, force: true });
+  }
+
+  // --- changes, as the kernel would show them -------------------------------------------
+
+  setMode(pci: string, mode: Mode): void {
+    const pf = this.pf(pci);
+    pf.mode = mode;
+    this.rebuildPf(pf);
+  }
+
+  setHwTc(pci: string, hwTc: HwTc): void {
+    this.pf(pci).hwTc = hwTc;
+    this.writeState();
+  }
+
+  setTool(tool: 'devlink' | 'ethtool', behaviour: ToolBehaviour): void {
+    this.spec[tool] = behaviour;
+    this.writeState();
+  }
+
+  /** A netdev renamed (`ip link set dev old name new`): representor or VF. */
+  renameNetdev(oldName: string, newName: string): void {
+    for (const pf of this.spec.pfs) {
+      for (const vf of pf.vfs) {
+        if (vf.rep === oldName) {
+          this.moveNetdevDir(pf.pci, oldName, newName);
+          vf.rep = newName;
+        } else if (vf.netdev === oldName) {
+          this.moveNetdevDir(vf.pci, oldName, newName);
+          vf.netdev = newName;
+        }
+      }
+    }
+    this.writeState();
+  }
+
+  /** The VF netdev left the host netns (moved into a pod): <vf>/net is empty now. */
+  vfLeftHost(pci: string): void {
+    const { vf } = this.vf(pci);
+    if (!vf.netdev) return;
+    rmSync(this.sys('class', 'net', vf.netdev), { force: true });
+    rmSync(this.sys(PCI_PARENT, vf.pci, 'net', vf.netdev), { recursive: true, force: true });
+    vf.netdev = undefined;
+  }
+
+  /** The VF netdev came back to the host netns under `name`. */
+  vfReturned(pci: string, name: string): void {
+    const { vf } = this.vf(pci);
+    vf.netdev = name;
+    this.writeNetdev(vf.pci, name, { address: vf.mac });
+  }
+
+  // --- the tree -------------------------------------------------------------------------
+
+  private sys(...parts: string[]): string {
+    return join(this.root, 'sys', ...parts);
+  }
+
+  private link(target: string, at: string): void {
+    mkdirSync(dirname(at), { recursive: true });
+    rmSync(at, { force: true });
+    symlinkSync(relative(dirname(at), target), at);
+  }
+
+  private write(path: string, content: string): void {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, content.endsWith('\n') ? content : content + '\n');
+  }
+
+  private build(): void {
+    for (const d of ['mlx5_core', 'vfio-pci']) mkdirSync(this.sys('bus', 'pci', 'drivers', d), { recursive: true });
+    mkdirSync(this.sys('class', 'net'), { recursive: true });
+    for (const pf of this.spec.pfs) this.rebuildPf(pf);
+  }
+
+  private pciDevice(pci: string, attrs: Record<string, string>, driver: string): string {
+    const dir = this.sys(PCI_PARENT, pci);
+    mkdirSync(dir, { recursive: true });
+    for (const [k, v] of Object.entries(attrs)) this.write(join(dir, k), v);
+    this.link(dir, this.sys('bus', 'pci', 'devices', pci));
+    if (driver) this.link(this.sys('bus', 'pci', 'drivers', driver), join(dir, 'driver'));
+    else rmSync(join(dir, 'driver'), { force: true });
+    return dir;
+  }
+
+  private writeNetdev(pci: string, name: string, attrs: Record<string, string>): void {
+    const dir = this.sys(PCI_PARENT, pci, 'net', name);
+    mkdirSync(dir, { recursive: true });
+    for (const [k, v] of Object.entries(attrs)) this.write(join(dir, k), v);
+    this.link(this.sys(PCI_PARENT, pci), join(dir, 'device'));
+    this.link(dir, this.sys('class', 'net', name));
+  }
+
+  private moveNetdevDir(pci: string, oldName: string, newName: string): void {
+    const from = this.sys(PCI_PARENT, pci, 'net', oldName);
+    const to = this.sys(PCI_PARENT, pci, 'net', newName);
+    if (existsSync(from)) renameSync(from, to);
+    rmSync(this.sys('class', 'net', oldName), { force: true });
+    this.link(to, this.sys('class', 'net', newName));
+  }
+
+  /** Writes a PF, its VFs and (in switchdev) the representors, from the model. */
+  private rebuildPf(pf: PfSpec): void {
+    const pfDir = this.pciDevice(pf.pci, { vendor: '0x15b3', device: '0x1017', sriov_numvfs: String(pf.vfs.length), sriov_totalvfs: String(pf.totalVfs) }, 'mlx5_core');
+    const pfNum = pf.pci.slice(-1);
+    rmSync(join(pfDir, 'net'), { recursive: true, force: true });
+    const uplinkAttrs: Record<string, string> = { address: 'b8:59:9f:c1:ec:12' };
+    if (pf.mode === 'switchdev') Object.assign(uplinkAttrs, { phys_port_name: `p${pfNum}`, phys_switch_id: pf.switchId });
+    if (pf.compatFile) uplinkAttrs['compat/devlink/mode'] = pf.mode;
+    this.writeNetdev(pf.pci, pf.uplink, uplinkAttrs);
+    for (const vf of pf.vfs) {
+      this.link(this.sys(PCI_PARENT, vf.pci), join(pfDir, `virtfn${vf.index}`));
+      const vfDir = this.pciDevice(vf.pci, { vendor: '0x15b3', device: '0x1018' }, vf.driver);
+      this.link(pfDir, join(vfDir, 'physfn'));
+      if (vf.netdev && vf.driver === 'mlx5_core') this.writeNetdev(vf.pci, vf.netdev, { address: vf.mac });
+      if (pf.mode === 'switchdev' && vf.rep) {
+        this.writeNetdev(pf.pci, vf.rep, { phys_port_name: `pf${pfNum}vf${vf.index}`, phys_switch_id: pf.switchId, address: `ee:00:00:00:42:${String(vf.index).padStart(2, '0')}` });
+      } else if (vf.rep) {
+        rmSync(this.sys('class', 'net', vf.rep), { force: true });
+      }
+    }
+    if (pf.mode === 'switchdev') {
+      for (const h of pf.hostReps ?? []) {
+        this.writeNetdev(pf.pci, h.name, { phys_port_name: `c1pf${pfNum}vf${h.vf}`, phys_switch_id: pf.switchId, address: '00:00:00:00:00:00' });
+      }
+    }
+    this.writeState();
+  }
+
+  /** What the fake devlink and ethtool print, derived from the model. */
+  private writeBin(): void {
+    const bin = join(this.root, 'bin');
+    mkdirSync(bin, { recursive: true });
+    const tools: Record<string, string> = { devlink: join(FAKE_TOOLS, 'devlink'), ethtool: join(FAKE_TOOLS, 'ethtool'), ip: '/usr/sbin/ip' };
+    for (const [name, target] of Object.entries(tools)) {
+      rmSync(join(bin, name), { force: true });
+      const behaviour = name === 'devlink' || name === 'ethtool' ? this.spec[name] : 'ok';
+      if (behaviour !== 'absent') symlinkSync(target, join(bin, name));
+    }
+  }
+
+  private writeState(): void {
+    this.writeBin();
+    const eswitch: Record<string, unknown> = {};
+    const ports: Record<string, unknown> = {};
+    const features: Record<string, unknown> = {};
+    for (const pf of this.spec.pfs) {
+      const pfNum = Number(pf.pci.slice(-1));
+      eswitch[`pci/${pf.pci}`] = { mode: pf.mode, 'inline-mode': 'none', 'encap-mode': 'basic' };
+      features[pf.uplink] = {
+        'hw-tc-offload': pf.hwTc === 'on' ? { active: true, fixed: false, requested: true }
+          : pf.hwTc === 'off' ? { active: false, fixed: false, requested: false }
+          : { active: false, fixed: true, requested: false },
+      };
+      if (pf.mode !== 'switchdev') continue;
+      for (const vf of pf.vfs) {
+        if (!vf.rep) continue;
+        ports[`pci/${pf.pci}/${vf.index + 1}`] = {
+          type: 'eth', netdev: vf.rep, flavour: 'pcivf', controller: 0, pfnum: pfNum, vfnum: vf.index, external: false, splittable: false,
+          function: { hw_addr: vf.mac, roce: 'enable', migratable: 'disable' },
+        };
+      }
+      for (const h of pf.hostReps ?? []) {
+        ports[`pci/${pf.pci}/${32768 + h.vf}`] = { type: 'eth', netdev: h.name, flavour: 'pcivf', controller: 1, pfnum: pfNum, vfnum: h.vf, external: true, splittable: false, function: { hw_addr: '00:00:00:00:00:00' } };
+      }
+      ports[`pci/${pf.pci}/65535`] = { type: 'eth', netdev: pf.uplink, flavour: 'physical', port: pfNum, splittable: false };
+    }
+    const state = {
+      devlink: { behaviour: this.spec.devlink ?? 'ok', eswitch, ports },
+      ethtool: { behaviour: this.spec.ethtool ?? 'ok', features },
+    };
+    writeFileSync(this.stateFile, JSON.stringify(state, null, 1));
+  }
+}

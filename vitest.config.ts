@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
+    // Safety nets against a hung child, not speed assertions: speed is `npm run bench`'s job.
+    testTimeout: 60_000,
+    hookTimeout: 300_000,
+  },
+});
