@@ -71,8 +71,9 @@ export function parseCniArgs(text: string): Map<string, string> {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new CniError(Code.InvalidEnvironment, `invalid CNI_ARGS pair ${JSON.stringify(pair)}`, 'CNI_ARGS must be K=V pairs separated by ";"');
+    // The first non-empty value wins, as kube-ovn's parseValueFromArgs reads it.
     const key = pair.slice(0, eq);
-    if (!args.has(key)) args.set(key, pair.slice(eq + 1));
+    if (!args.get(key)) args.set(key, pair.slice(eq + 1));
   }
   return args;
 }

@@ -5,7 +5,7 @@ const PCI_ADDRESS = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
 
 /** Lower-cases and validates a PCI address, so "../../etc" never reaches a path. */
 export function parsePciAddress(raw: string, source: string): string {
-  const pci = raw.trim().toLowerCase();
+  const pci = raw.toLowerCase();
   if (!PCI_ADDRESS.test(pci)) {
     throw new CniError(
       Code.InvalidConfig,

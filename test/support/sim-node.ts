@@ -271,15 +271,16 @@ export class SimNode {
           : { active: false, fixed: true, requested: false },
       };
       if (pf.mode !== 'switchdev') continue;
+      // An external host's ports listed first, so a lookup that ignores the controller is caught.
+      for (const h of pf.hostReps ?? []) {
+        ports[`pci/${pf.pci}/${h.vf + 1}`] = { type: 'eth', netdev: h.name, flavour: 'pcivf', controller: 1, pfnum: pfNum, vfnum: h.vf, external: true, splittable: false, function: { hw_addr: '00:00:00:00:00:00' } };
+      }
       for (const vf of pf.vfs) {
         if (!vf.rep) continue;
-        ports[`pci/${pf.pci}/${vf.index + 1}`] = {
+        ports[`pci/${pf.pci}/${vf.index + 32769}`] = {
           type: 'eth', netdev: vf.rep, flavour: 'pcivf', controller: 0, pfnum: pfNum, vfnum: vf.index, external: false, splittable: false,
           function: { hw_addr: vf.mac, roce: 'enable', migratable: 'disable' },
         };
-      }
-      for (const h of pf.hostReps ?? []) {
-        ports[`pci/${pf.pci}/${32768 + h.vf}`] = { type: 'eth', netdev: h.name, flavour: 'pcivf', controller: 1, pfnum: pfNum, vfnum: h.vf, external: true, splittable: false, function: { hw_addr: '00:00:00:00:00:00' } };
       }
       ports[`pci/${pf.pci}/65535`] = { type: 'eth', netdev: pf.uplink, flavour: 'physical', port: pfNum, splittable: false };
     }

@@ -1,0 +1,125 @@
+/** DEL, CHECK, VERSION, STATUS, GC and malformed invocations, through the built bundle. */
+import { describe, expect, it } from 'vitest';
+import { cniError, useWorld, VF0 } from './harness.js';
+import { invoke } from '../support/plugin.js';
+
+describe('DEL', () => {
+  const world = useWorld();
+
+  it('asks the daemon to delete with the same deviceID, and prints nothing', async () => {
+    const w = world();
+    const out = await w.run('DEL');
+    expect(out).toMatchObject({ exitCode: 0, stdout: '' });
+    expect(w.received('/api/v1/del')).toEqual([{
+      cni_type: 'kube-ovn', pod_name: 'nginx', pod_namespace: 'default', container_id: '5b45c61b307e0a9f8c7d6e5f4a3b2c1d',
+      net_ns: '/var/run/netns/kovo-test', if_name: 'eth0', provider: 'default.default.ovn', routes: null, dns: {},
+      vf_driver: '', deviceID: VF0, vhost_user_socket_volume_name: '', vhost_user_socket_name: '', vhost_user_socket_consumption: '',
+    }]);
+  });
+
+  it('needs no CNI_NETNS', async () => {
+    const w = world();
+    const out = await w.run('DEL', {}, { cniEnv: { CNI_NETNS: undefined } });
+    expect(out.exitCode).toBe(0);
+    expect(w.received('/api/v1/del')[0]!.net_ns).toBe('');
+  });
+
+  it('11: the daemon answers 500', async () => {
+    const w = world();
+    w.daemon.setFault({ kind: 'status', status: 500, body: JSON.stringify({ error: 'del nic failed' }) });
+    expect(cniError(await w.run('DEL'))).toMatchObject({ code: 11, msg: 'kube-ovn daemon refused DEL (HTTP 500): del nic failed' });
+  });
+});
+
+describe('CHECK', () => {
+  const world = useWorld();
+
+  it('1: refused before cniVersion 0.4.0, as libcni does', async () => {
+    const err = cniError(await world().run('CHECK', { cniVersion: '0.3.1' }));
+    expect(err).toMatchObject({ code: 1, msg: 'config version 0.3.1 does not allow CHECK' });
+  });
+
+  it('7: needs prevResult', async () => {
+    const err = cniError(await world().run('CHECK'));
+    expect(err).toMatchObject({ code: 7, msg: 'CHECK needs prevResult' });
+  });
+
+  it('103: re-runs the offload checks', async () => {
+    const w = world();
+    w.node.setMode('0000:42:00.0', 'legacy');
+    const prevResult = { cniVersion: '1.1.0', interfaces: [{ name: 'eth0', sandbox: '/var/run/netns/kovo-test' }] };
+    expect(cniError(await w.run('CHECK', { prevResult })).code).toBe(103);
+  });
+
+  it('109: prevResult has no interface for this ifname in this netns', async () => {
+    const prevResult = { cniVersion: '1.1.0', interfaces: [{ name: 'net1', sandbox: '/var/run/netns/other' }] };
+    expect(cniError(await world().run('CHECK', { prevResult }))).toMatchObject({ code: 109, msg: 'prevResult has no interface eth0 in /var/run/netns/kovo-test' });
+  });
+});
+
+describe('VERSION, STATUS, GC', () => {
+  const world = useWorld();
+
+  it.each([
+    ['{"cniVersion":"0.4.0"}', '0.4.0'],
+    ['', '1.1.0'],
+    ['not json', '1.1.0'],
+  ])('VERSION with stdin %j answers every supported version', async (stdin, cniVersion) => {
+    const out = await invoke({ command: 'VERSION', conf: stdin, env: world().node.env(), cniEnv: { CNI_CONTAINERID: undefined, CNI_NETNS: undefined, CNI_IFNAME: undefined, CNI_PATH: undefined } });
+    expect(out.exitCode).toBe(0);
+    expect(out.json).toEqual({ cniVersion, supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
+  });
+
+  it('STATUS succeeds while the daemon listens', async () => {
+    const out = await world().run('STATUS');
+    expect(out).toMatchObject({ exitCode: 0, stdout: '' });
+  });
+
+  it('50: STATUS when the daemon socket is gone', async () => {
+    const w = world();
+    await w.daemon.stop();
+    const err = cniError(await w.run('STATUS'));
+    expect(err).toMatchObject({ code: 50, msg: `kube-ovn daemon is not reachable at ${w.socket}: ENOENT` });
+  });
+
+  it('1: STATUS and GC need cniVersion 1.1.0', async () => {
+    const w = world();
+    expect(cniError(await w.run('STATUS', { cniVersion: '1.0.0' })).code).toBe(1);
+    expect(cniError(await w.run('GC', { cniVersion: '1.0.0' })).code).toBe(1);
+  });
+});
+
+describe('malformed invocations', () => {
+  const world = useWorld();
+
+  it('1: an unsupported cniVersion lists the supported ones', async () => {
+    const err = cniError(await world().run('ADD', { cniVersion: '0.2.0' }));
+    expect(err).toMatchObject({ code: 1, msg: 'incompatible CNI versions', details: 'config is "0.2.0", plugin supports [0.3.0 0.3.1 0.4.0 1.0.0 1.1.0]' });
+  });
+
+  it('6: stdin that is not JSON', async () => {
+    const w = world();
+    const out = await invoke({ command: 'ADD', conf: '{"cniVersion": "1.0.0", ', env: w.node.env() });
+    expect(cniError(out)).toMatchObject({ code: 6, msg: 'network configuration on stdin is not valid JSON' });
+  });
+
+  it('7: a config key of the wrong type names the key', async () => {
+    const err = cniError(await world().run('ADD', { daemon_timeout_s: 'soon' }));
+    expect(err.code).toBe(7);
+    expect(err.msg).toMatch(/^invalid network configuration: daemon_timeout_s: /);
+  });
+
+  it.each([
+    [{ CNI_CONTAINERID: undefined }, 'required env variables [CNI_CONTAINERID] missing'],
+    [{ CNI_NETNS: undefined, CNI_PATH: undefined }, 'required env variables [CNI_NETNS,CNI_PATH] missing'],
+    [{ CNI_IFNAME: 'this-is-too-long0' }, 'invalid CNI_IFNAME "this-is-too-long0": longer than 15 bytes'],
+    [{ CNI_CONTAINERID: '../x' }, 'invalid CNI_CONTAINERID "../x"'],
+    [{ CNI_ARGS: 'K8S_POD_NAME' }, 'invalid CNI_ARGS pair "K8S_POD_NAME"'],
+    [{ CNI_COMMAND: 'FROB' }, 'unknown CNI_COMMAND: "FROB"'],
+  ])('4: environment %j', async (cniEnv, msg) => {
+    const w = world();
+    const err = cniError(await w.run('ADD', {}, { cniEnv }));
+    expect(err).toMatchObject({ code: 4, msg });
+    expect(w.daemon.requests).toEqual([]);
+  });
+});

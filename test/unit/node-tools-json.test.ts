@@ -1,0 +1,156 @@
+import { describe, it, expect } from 'vitest';
+import { hwTcOffload, hwTcState } from '../../src/node/features.js';
+import { devlinkPorts, vfPortNetdev, type DevlinkPort } from '../../src/node/devlink.js';
+import type { RunTool, ToolOutput } from '../../src/node/tools.js';
+import { CniError } from '../../src/cni/errors.js';
+
+/** A RunTool that answers each exact command line from a table; anything else is "absent". */
+function fakeRun(answers: Record<string, ToolOutput | 'absent'>): RunTool {
+  return async (tool, args) => answers[`${tool} ${args.join(' ')}`] ?? 'absent';
+}
+const ok = (stdout: string): ToolOutput => ({ exitCode: 0, stdout, stderr: '' });
+
+describe('hwTcState', () => {
+  it.each([
+    [{ active: true, fixed: false, requested: true }, 'on'],
+    [{ active: true, fixed: true, requested: true }, 'on'],
+    [{ active: false, fixed: false, requested: false }, 'off'],
+    [{ active: false, fixed: null, requested: null }, 'off'],
+    [{ active: false, fixed: true, requested: false }, 'unsupported'],
+    [undefined, 'unsupported'],
+  ] as const)('%j → %s', (feature, want) => {
+    expect(hwTcState(feature)).toBe(want);
+  });
+});
+
+// `ethtool --json -k p0` as ethtool ≥ 5.17 prints it (pretty, a one-element array).
+const ethtoolJson = (hwTc: string | undefined): string => `[ {
+        "ifname": "p0",
+        "rx-checksumming": {
+            "active": true,
+            "fixed": false,
+            "requested": true
+        },${hwTc === undefined ? '' : `
+        "hw-tc-offload": ${hwTc},`}
+        "hsr-dup-offload": {
+            "active": false,
+            "fixed": true,
+            "requested": false
+        }
+    } ]
+`;
+
+describe('hwTcOffload', () => {
+  it.each([
+    ['{"active": true, "fixed": false, "requested": true}', 'on'],
+    ['{"active": false, "fixed": false, "requested": false}', 'off'],
+    ['{"active": false, "fixed": true, "requested": false}', 'unsupported'],
+    [undefined, 'unsupported'],
+  ])('ethtool JSON hw-tc-offload %s → %s', async (hwTc, want) => {
+    const run = fakeRun({ 'ethtool --json -k p0': ok(ethtoolJson(hwTc)) });
+    expect(await hwTcOffload(run, 'p0')).toEqual({ value: want, source: 'ethtool' });
+  });
+
+  it.each([
+    ['hw-tc-offload: on', 'on'],
+    ['hw-tc-offload: off', 'off'],
+    ['hw-tc-offload: off [requested on]', 'off'],
+    ['hw-tc-offload: off [fixed]', 'unsupported'],
+    ['highdma: on', 'unsupported'],
+  ])('ethtool without JSON for -k falls back to the text line %j → %s', async (line, want) => {
+    const run = fakeRun({
+      'ethtool --json -k p0': { exitCode: 1, stdout: '', stderr: 'ethtool: bad command line argument(s)\nFor more information run ethtool -h\n' },
+      'ethtool -k p0': ok(`Features for p0:\nrx-checksumming: on\ntx-checksumming: on\n\ttx-checksum-ipv4: off [fixed]\n${line}\n`),
+    });
+    expect(await hwTcOffload(run, 'p0')).toEqual({ value: want, source: 'ethtool (text)' });
+  });
+
+  it('without ethtool the answer is unverified, and says why', async () => {
+    expect(await hwTcOffload(fakeRun({}), 'p0')).toEqual({ source: 'none', why: 'ethtool is not installed' });
+  });
+
+  it.each([
+    ['output that is not JSON', ok('Features for p0:\n'), 'ethtool printed output that is not JSON'],
+    ['JSON of another shape', ok('{"ifname":"p0"}'), 'ethtool printed JSON of an unknown shape'],
+    ['an hw-tc-offload entry of another shape', ok(ethtoolJson('"on"')), 'ethtool printed an hw-tc-offload entry of an unknown shape'],
+    ['a failure for a missing device', { exitCode: 1, stdout: '[ ]\n', stderr: 'netlink error: no device matches name (offset 24)\nnetlink error: No such device\n' }, 'ethtool failed'],
+  ])('%s is an I/O failure (code 5)', async (_name, out, msg) => {
+    const err = await hwTcOffload(fakeRun({ 'ethtool --json -k p0': out }), 'p0').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CniError);
+    expect(err).toMatchObject({ code: 5, message: msg });
+    expect((err as CniError).details).toContain('`ethtool --json -k p0` exited');
+  });
+});
+
+// `devlink -j port show` on a node with a ConnectX PF pair and a BlueField's host-side ports.
+const PORT_SHOW = JSON.stringify({
+  port: {
+    'pci/0000:42:00.0/65535': { type: 'eth', netdev: 'p0', flavour: 'physical', port: 0, splittable: false },
+    'pci/0000:42:00.0/1': { type: 'eth', netdev: 'pf0vf0', flavour: 'pcivf', controller: 0, pfnum: 0, vfnum: 0, external: false, splittable: false, function: { hw_addr: '00:00:00:00:00:00' } },
+    'pci/0000:42:00.0/2': { type: 'eth', netdev: 'pf0vf1', flavour: 'pcivf', controller: 0, pfnum: 0, vfnum: 1, external: false, splittable: false },
+    'pci/0000:42:00.0/3': { type: 'eth', netdev: 'c1pf0vf2', flavour: 'pcivf', controller: 1, pfnum: 0, vfnum: 2, external: true, splittable: false },
+    'pci/0000:42:00.0/5': { type: 'eth', netdev: 'c1pf0vf3', flavour: 'pcivf', controller: 1, pfnum: 0, vfnum: 3, external: true, splittable: false },
+    'pci/0000:42:00.0/4': { type: 'eth', netdev: 'pf0vf3', flavour: 'pcivf', controller: 0, pfnum: 0, vfnum: 3, external: false, splittable: false },
+    'pci/0000:42:00.0/32768': { type: 'eth', netdev: 'pf0sf1', flavour: 'pcisf', controller: 0, pfnum: 0, sfnum: 1, splittable: false },
+    'pci/0000:42:00.0/6': { type: 'eth', flavour: 'pcivf', controller: 0, pfnum: 0, vfnum: 5, external: false, splittable: false },
+    'pci/0000:42:00.1/131071': { type: 'eth', netdev: 'p1', flavour: 'physical', port: 1, splittable: false },
+    'pci/0000:42:00.1/65538': { type: 'eth', netdev: 'pf1vf1', flavour: 'pcivf', controller: 0, pfnum: 1, vfnum: 1, external: false, splittable: false },
+    'pci/0000:42:00.1/65541': { type: 'eth', netdev: 'pf1vf4', flavour: 'pcivf', controller: 0, pfnum: 1, vfnum: 4, external: false, splittable: false },
+  },
+});
+
+async function ports(): Promise<DevlinkPort[]> {
+  const answer = await devlinkPorts(fakeRun({ 'devlink -j port show': ok(`${PORT_SHOW}\n`) }));
+  if (!answer.value) throw new Error(`devlink gave no ports: ${answer.source}`);
+  return answer.value;
+}
+
+describe('devlinkPorts', () => {
+  it('lists every port with its handle, from the compact JSON devlink prints', async () => {
+    const list = await ports();
+    expect(list).toHaveLength(11);
+    expect(list[1]).toMatchObject({ handle: 'pci/0000:42:00.0/1', netdev: 'pf0vf0', flavour: 'pcivf', controller: 0, pfnum: 0, vfnum: 0 });
+  });
+
+  it('without devlink the answer says so', async () => {
+    expect(await devlinkPorts(fakeRun({}))).toEqual({ source: 'none', why: 'devlink is not installed' });
+  });
+
+  it('a kernel without devlink is no answer, not an error', async () => {
+    const run = fakeRun({ 'devlink -j port show': { exitCode: 1, stdout: '', stderr: 'Failed to connect to devlink Netlink\n' } });
+    expect(await devlinkPorts(run)).toEqual({ source: 'none', why: 'devlink: Failed to connect to devlink Netlink' });
+  });
+
+  it('garbage from devlink is an I/O failure (code 5)', async () => {
+    const run = fakeRun({ 'devlink -j port show': ok('pci/0000:42:00.0/1: type eth netdev pf0vf0\n') });
+    await expect(devlinkPorts(run)).rejects.toMatchObject({ code: 5, message: 'devlink printed output that is not JSON' });
+  });
+});
+
+describe('vfPortNetdev', () => {
+  it.each([
+    ['0000:42:00.0', 0, 'pf0vf0', 'VF 0 of PF 0'],
+    ['0000:42:00.0', 1, 'pf0vf1', 'VF 1 on handle pci/0000:42:00.0/2'],
+    ['0000:42:00.0', 3, 'pf0vf3', "the local VF 3, not the DPU host's c1pf0vf3 listed before it"],
+    ['0000:42:00.1', 1, 'pf1vf1', "VF 1 of the second PF, not the first PF's"],
+    ['0000:42:00.1', 4, 'pf1vf4', 'VF 4 of the second PF'],
+  ])('PF %s VF %i → %s (%s)', async (pf, vf, want) => {
+    expect(vfPortNetdev(await ports(), pf, vf)).toBe(want);
+  });
+
+  it.each([
+    ['0000:42:00.0', 2, 'only a controller 1 port (a BlueField host side) has VF 2'],
+    ['0000:42:00.0', 4, "VF 4 exists only on the other PF's instance"],
+    ['0000:42:00.1', 0, "VF 0 exists only on the other PF's instance"],
+    ['0000:42:00.0', 5, 'the port has no netdev'],
+    ['0000:42:00.0', 1000, 'no such VF'],
+    ['0000:43:00.0', 0, 'no such PF'],
+  ])('PF %s VF %i → none (%s)', async (pf, vf) => {
+    expect(vfPortNetdev(await ports(), pf, vf)).toBeUndefined();
+  });
+
+  it('an SF port with the same number is not a VF port', () => {
+    const sf: DevlinkPort[] = [{ handle: 'pci/0000:42:00.0/32768', netdev: 'pf0sf1', flavour: 'pcisf', controller: 0, pfnum: 0 }];
+    expect(vfPortNetdev(sf, '0000:42:00.0', 1)).toBeUndefined();
+  });
+});
