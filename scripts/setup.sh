@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what building, the demo and the tests need on Debian 12, then the npm packages.
+# Idempotent: a second run installs nothing. Run as root (apt-get).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# golang-go + golang-github-appc-cni-dev: our cnitool on Debian's libcni (e2e, demo)
+# containernetworking-plugins: the `tuning` plugin chained after ours
+# iproute2, util-linux: ip and nsenter (netns, veth; CHECK reads the pod netns)
+packages=(golang-go golang-github-appc-cni-dev containernetworking-plugins iproute2 util-linux)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]} > 0)); then
+  echo "setup: installing Debian packages: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  timeout 600 apt-get update -qq
+  timeout 900 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ ! -d node_modules || package-lock.json -nt node_modules ]]; then
+  echo "setup: npm ci" >&2
+  timeout 600 npm ci --no-audit --no-fund --loglevel=error
+  touch node_modules
+fi
