@@ -7,5 +7,8 @@ export default defineConfig({
     // Safety nets against a hung child, not speed assertions: speed is `npm run bench`'s job.
     testTimeout: 60_000,
     hookTimeout: 300_000,
+    // The JSON report lets .ci/run print a plain "N passed, N failed" closing line.
+    reporters: ['default', 'json'],
+    outputFile: { json: '.cache/vitest-report.json' },
   },
 });
