@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 
 # golang-go + golang-github-appc-cni-dev: our cnitool on Debian's libcni (e2e, demo)
 # containernetworking-plugins: the `tuning` plugin chained after ours
-# iproute2, util-linux: ip and nsenter (netns, veth; CHECK reads the pod netns)
-packages=(golang-go golang-github-appc-cni-dev containernetworking-plugins iproute2 util-linux)
+# iproute2, util-linux, procps: ip, nsenter and sysctl (netns, veth; the plugin enters the pod netns)
+packages=(golang-go golang-github-appc-cni-dev containernetworking-plugins iproute2 util-linux procps)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -35,3 +35,17 @@ export async function linkInNetns(run: RunTool, netns: string, name: string): Pr
   if (!link) return undefined;
   return { name: link.ifname, mac: link.address, addresses: (link.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`) };
 }
+
+// What kube-ovn's binary does before asking the daemon (cmd/cni/sysctl.go): IPv6 on, router
+// advertisements off, in the pod netns; sysctls that do not exist or cannot be written are skipped.
+const IPV6_SYSCTLS = ['all', 'default'].flatMap((c) => [`/proc/sys/net/ipv6/conf/${c}/disable_ipv6`, `/proc/sys/net/ipv6/conf/${c}/accept_ra`]);
+const IPV6_SCRIPT = `for f in ${IPV6_SYSCTLS.join(' ')}; do [ -w "$f" ] && echo 0 > "$f"; done; exit 0`;
+
+/** Enables IPv6 in the pod netns as kube-ovn's binary does; `absent` when nsenter is missing. */
+export async function enableIpv6(run: RunTool, netns: string): Promise<'done' | 'absent'> {
+  const args = [`--net=${netns}`, 'sh', '-c', IPV6_SCRIPT];
+  const out = await run('nsenter', args);
+  if (out === 'absent') return 'absent';
+  if (out.exitCode !== 0) throw new CniError(Code.IOFailure, `cannot enter the pod netns ${netns}`, `nsenter --net=${netns}: ${out.stderr.trim()}`);
+  return 'done';
+}

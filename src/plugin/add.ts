@@ -2,6 +2,7 @@ import { podIdentity } from '../cni/env.js';
 import { mergeResults, parsePrevResult, type Result } from '../cni/result.js';
 import { responseIps } from '../kubeovn/protocol.js';
 import { requireDeviceId } from '../node/device-id.js';
+import { enableIpv6 } from '../node/netns.js';
 import { representorFromSysfs } from '../node/representor.js';
 import type { Context } from './context.js';
 import { resultFromDaemon } from './daemon-result.js';
@@ -20,6 +21,9 @@ export async function cmdAdd(ctx: Context): Promise<Result> {
   ctx.log.with({ uplink, representor: representor?.name });
   enforce(ctx, report);
 
+  if ((await enableIpv6(ctx.node.run, ctx.env.netns)) === 'absent') {
+    ctx.log.warn('IPv6 sysctls of the pod netns not set: nsenter is not installed');
+  }
   const resp = await ctx.daemon.add(addRequest(ctx, device.pci));
   // The daemon renamed the representor (<cid[:12]>_h); ask sysfs for its name now.
   const { sysfs } = ctx.node;

@@ -27,6 +27,9 @@ describe.skipIf(!isRoot)('pod path through libcni (root)', () => {
     const vf = rig.node.vf(VF0).vf;
     const vfName = vf.netdev!;
 
+    const sysctl = (key: string) => execa('ip', ['netns', 'exec', nsName, 'sysctl', '-n', key], { timeout: 10_000 }).then((r) => String(r.stdout).trim());
+    await execa('ip', ['netns', 'exec', nsName, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.accept_ra=1'], { timeout: 10_000 });
+
     const add = await rig.cnitool('add', ns);
     expect(add.stderr).not.toContain('CNI_ERROR');
     expect(add.exitCode).toBe(0);
@@ -50,9 +53,9 @@ describe.skipIf(!isRoot)('pod path through libcni (root)', () => {
     expect(await routes(nsName)).toContainEqual(expect.objectContaining({ dst: 'default', gateway: '10.16.0.1', dev: 'eth0' }));
     expect(await linkInfo(vfName)).toBeUndefined();
     expect((await linkInfo(rep))?.flags).toContain('UP');
-    // tuning ran after us on our result, in the same netns.
-    const sysctl = await execa('ip', ['netns', 'exec', nsName, 'sysctl', '-n', 'net.ipv4.conf.eth0.arp_notify'], { timeout: 10_000 });
-    expect(String(sysctl.stdout).trim()).toBe('1');
+    // IPv6 on and RAs off in the pod, as kube-ovn's binary leaves it; tuning ran after us.
+    expect([await sysctl('net.ipv6.conf.all.disable_ipv6'), await sysctl('net.ipv6.conf.default.accept_ra')]).toEqual(['0', '0']);
+    expect(await sysctl('net.ipv4.conf.eth0.arp_notify')).toBe('1');
 
     const check = await rig.cnitool('check', ns);
     if (cniVersion === '0.3.1') {

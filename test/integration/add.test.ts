@@ -34,6 +34,14 @@ describe('ADD on a switchdev node', () => {
     });
   });
 
+  it('turns IPv6 on and router advertisements off in the pod netns first, as kube-ovn\'s binary does', async () => {
+    const w = world();
+    await w.run('ADD');
+    const [call] = w.node.nsenterCalls();
+    expect(call!.slice(0, 3)).toEqual(['--net=/var/run/netns/kovo-test', 'sh', '-c']);
+    for (const f of ['all/disable_ipv6', 'default/disable_ipv6', 'all/accept_ra', 'default/accept_ra']) expect(call![3]).toContain(`/proc/sys/net/ipv6/conf/${f}`);
+  });
+
   it('sends routes as null when the config has none, as kube-ovn does', async () => {
     const w = world();
     await w.run('ADD');

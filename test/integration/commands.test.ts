@@ -51,6 +51,31 @@ describe('CHECK', () => {
     expect(cniError(await w.run('CHECK', { prevResult })).code).toBe(103);
   });
 
+  const prevResult = {
+    cniVersion: '1.1.0',
+    interfaces: [{ name: 'eth0', mac: '00:00:00:00:00:02', sandbox: '/var/run/netns/kovo-test', pciID: VF0 }, { name: 'enp66s0f0r0' }],
+    ips: [{ interface: 0, address: '10.16.0.2/16', gateway: '10.16.0.1' }],
+  };
+  const eth0 = { ifname: 'eth0', address: '00:00:00:00:00:02', mtu: 1400, addr_info: [{ family: 'inet', local: '10.16.0.2', prefixlen: 16 }] };
+
+  it('passes when the pod interface is in its netns with its MAC and addresses', async () => {
+    const w = world();
+    w.node.setNetnsLinks('/var/run/netns/kovo-test', { eth0 });
+    const out = await w.run('CHECK', { prevResult });
+    expect(out).toMatchObject({ exitCode: 0, stdout: '' });
+    expect(w.node.nsenterCalls()).toContainEqual(['--net=/var/run/netns/kovo-test', 'ip', '-j', 'addr', 'show', 'dev', 'eth0']);
+  });
+
+  it.each([
+    ['gone', {}, 'interface eth0 is gone from the pod netns /var/run/netns/kovo-test'],
+    ['with another MAC', { eth0: { ...eth0, address: '02:aa:bb:cc:dd:ee' } }, 'interface eth0 has MAC 02:aa:bb:cc:dd:ee, expected 00:00:00:00:00:02'],
+    ['without its address', { eth0: { ...eth0, addr_info: [] } }, 'interface eth0 lacks 10.16.0.2/16'],
+  ])('109: the pod interface %s', async (_, links, msg) => {
+    const w = world();
+    w.node.setNetnsLinks('/var/run/netns/kovo-test', links);
+    expect(cniError(await w.run('CHECK', { prevResult }))).toMatchObject({ code: 109, msg });
+  });
+
   it('109: prevResult has no interface for this ifname in this netns', async () => {
     const prevResult = { cniVersion: '1.1.0', interfaces: [{ name: 'net1', sandbox: '/var/run/netns/other' }] };
     expect(cniError(await world().run('CHECK', { prevResult }))).toMatchObject({ code: 109, msg: 'prevResult has no interface eth0 in /var/run/netns/kovo-test' });

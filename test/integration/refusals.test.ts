@@ -45,6 +45,7 @@ describe('refusals', () => {
     expect(err.code).toBe(103);
     expect(err.details).toContain('`devlink dev eswitch set pci/0000:42:00.0 mode switchdev`');
     expect(w.daemon.requests).toEqual([]);
+    expect(w.node.nsenterCalls()).toEqual([]); // the pod netns is not touched
   });
 
   it('103: legacy mode seen by phys_switch_id alone when devlink is absent and there is no compat file', async () => {

@@ -55,7 +55,7 @@ export async function createRig(opts: { vfs?: number; daemon?: Partial<SimDaemon
   const prefix = `kv${id}`;
   const pf = connectx5({ vfs: opts.vfs ?? 2, prefix });
   opts.spec?.(pf);
-  const node = new SimNode({ pfs: [pf] });
+  const node = new SimNode({ pfs: [pf], nsenter: 'real' });
   const dir = mkdtempSync(join(tmpdir(), 'kovo-e2e-'));
   const socket = join(dir, 'kube-ovn-daemon.sock');
   const logFile = join(dir, 'kube-ovn-offload.log');

@@ -5,7 +5,7 @@
  * source of truth; every change rewrites the parts of the tree it touches and the state file,
  * the way the kernel would show it.
  */
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +43,10 @@ export interface PfSpec {
 
 export interface NodeSpec {
   pfs: PfSpec[];
+  /** 'fake' (default) records calls and answers from `netnsLinks`; 'real' uses the system's (root). */
+  nsenter?: 'fake' | 'real';
+  /** For the fake nsenter: links per netns path, in `ip -j addr show` form. */
+  netnsLinks?: Record<string, Record<string, unknown>>;
   devlink?: ToolBehaviour;
   ethtool?: ToolBehaviour;
 }
@@ -128,6 +132,18 @@ export class SimNode {
 
   setHwTc(pci: string, hwTc: HwTc): void {
     this.pf(pci).hwTc = hwTc;
+    this.writeState();
+  }
+
+  /** Calls the fake nsenter received: one argument list each. */
+  nsenterCalls(): string[][] {
+    const file = join(this.root, 'nsenter.calls');
+    return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as string[]) : [];
+  }
+
+  /** Puts links into the fake nsenter's view of a netns (for CHECK). */
+  setNetnsLinks(netns: string, links: Record<string, unknown>): void {
+    this.spec.netnsLinks = { ...this.spec.netnsLinks, [netns]: links };
     this.writeState();
   }
 
@@ -250,6 +266,7 @@ export class SimNode {
     const bin = join(this.root, 'bin');
     mkdirSync(bin, { recursive: true });
     const tools: Record<string, string> = { devlink: join(FAKE_TOOLS, 'devlink'), ethtool: join(FAKE_TOOLS, 'ethtool'), ip: '/usr/sbin/ip' };
+    if (this.spec.nsenter !== 'real') tools.nsenter = join(FAKE_TOOLS, 'nsenter');
     for (const [name, target] of Object.entries(tools)) {
       rmSync(join(bin, name), { force: true });
       const behaviour = name === 'devlink' || name === 'ethtool' ? this.spec[name] : 'ok';
@@ -287,6 +304,7 @@ export class SimNode {
     const state = {
       devlink: { behaviour: this.spec.devlink ?? 'ok', eswitch, ports },
       ethtool: { behaviour: this.spec.ethtool ?? 'ok', features },
+      netns: this.spec.netnsLinks ?? {},
     };
     writeFileSync(this.stateFile, JSON.stringify(state, null, 1));
   }
