@@ -12,8 +12,7 @@ async function main(): Promise<number> {
   if (!process.env.CNI_COMMAND) {
     return runCli(process.argv.slice(2), (s) => process.stdout.write(s), (s) => process.stderr.write(s));
   }
-  const stdin = process.env.CNI_COMMAND === 'VERSION' ? await readStdin().catch(() => '') : await readStdin();
-  return runPlugin({ env: process.env, stdin, stdout: (s) => process.stdout.write(s) });
+  return runPlugin({ env: process.env, stdin: await readStdin(), stdout: (s) => process.stdout.write(s) });
 }
 
 main().then(

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { CniError, Code } from './errors.js';
 
-const Route = z.object({ dst: z.string().optional(), gw: z.string().optional() });
+/** {"dst": "...", "gw": "..."}, each omitted when empty: netconf `routes`, as kube-ovn reads them. */
+export const Route = z.object({ dst: z.string().optional(), gw: z.string().optional() });
 export type Route = z.infer<typeof Route>;
 
 export const Dns = z.object({

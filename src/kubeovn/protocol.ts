@@ -1,14 +1,7 @@
 import { z } from 'zod';
+// The daemon speaks the netconf's route and CNI's DNS shapes (kube-ovn's request.Route, types.DNS).
+import { Dns, Route } from '../cni/config.js';
 
-/** Route as both sides spell it: {"dst": "...", "gw": "..."}, each omitted when empty. */
-const Route = z.object({ dst: z.string().optional(), gw: z.string().optional() });
-
-const Dns = z.object({
-  nameservers: z.array(z.string()).optional(),
-  domain: z.string().optional(),
-  search: z.array(z.string()).optional(),
-  options: z.array(z.string()).optional(),
-});
 
 /**
  * kube-ovn's CniRequest (pkg/request/cniserver.go, v1.13 → v1.17). No field is omitempty

@@ -23,31 +23,30 @@ const NO_ANSWER = /Operation not supported|No such device|Failed to connect to d
 
 /** `devlink -j dev eswitch show pci/<pf>` → "switchdev" | "legacy" | …. */
 export async function eswitchMode(run: RunTool, pf: string): Promise<Answer<string>> {
-  const args = ['-j', 'dev', 'eswitch', 'show', `pci/${pf}`];
-  const out = await run('devlink', args);
-  if (out === 'absent') return { source: 'none', why: 'devlink is not installed' };
-  if (out.exitCode !== 0) {
-    if (NO_ANSWER.test(out.stderr)) return { source: 'none', why: `devlink: ${out.stderr.trim()}` };
-    throw garbage('devlink', args, out, 'failed');
-  }
-  const doc = EswitchShow.safeParse(parseToolJson('devlink', args, out));
-  if (!doc.success) throw garbage('devlink', args, out, 'printed JSON of an unknown shape');
-  const mode = doc.data.dev[`pci/${pf}`]?.mode;
+  const doc = await devlinkJson(run, ['-j', 'dev', 'eswitch', 'show', `pci/${pf}`], EswitchShow);
+  if (doc.value === undefined) return doc;
+  const mode = doc.value.dev[`pci/${pf}`]?.mode;
   return mode ? { value: mode, source: 'devlink' } : { source: 'none', why: `devlink reports no eswitch mode for pci/${pf}` };
 }
 
 /** Every devlink port (`devlink -j port show`), with its handle "pci/<dev>/<index>". */
 export async function devlinkPorts(run: RunTool): Promise<Answer<DevlinkPort[]>> {
-  const args = ['-j', 'port', 'show'];
+  const doc = await devlinkJson(run, ['-j', 'port', 'show'], PortShow);
+  if (doc.value === undefined) return doc;
+  return { value: Object.entries(doc.value.port).map(([handle, p]) => ({ ...p, handle })), source: 'devlink' };
+}
+
+/** Runs devlink and parses its JSON; "no answer" when it is absent or the kernel cannot tell. */
+async function devlinkJson<T>(run: RunTool, args: string[], schema: z.ZodType<T>): Promise<Answer<T>> {
   const out = await run('devlink', args);
   if (out === 'absent') return { source: 'none', why: 'devlink is not installed' };
   if (out.exitCode !== 0) {
     if (NO_ANSWER.test(out.stderr)) return { source: 'none', why: `devlink: ${out.stderr.trim()}` };
     throw garbage('devlink', args, out, 'failed');
   }
-  const doc = PortShow.safeParse(parseToolJson('devlink', args, out));
+  const doc = schema.safeParse(parseToolJson('devlink', args, out));
   if (!doc.success) throw garbage('devlink', args, out, 'printed JSON of an unknown shape');
-  return { value: Object.entries(doc.data.port).map(([handle, p]) => ({ ...p, handle })), source: 'devlink' };
+  return { value: doc.data, source: 'devlink' };
 }
 
 /** The netdev of the local VF port N on a PF's devlink instance (flavour pcivf, controller 0). */

@@ -1,3 +1,4 @@
+import { CniError } from '../cni/errors.js';
 import type { Context } from './context.js';
 import type { PreflightReport } from './preflight.js';
 
@@ -16,12 +17,10 @@ export function enforce(ctx: Context, report: PreflightReport): string[] {
     failures: failures.map((f) => f.code),
   });
   for (const w of warnings) ctx.log.warn(w);
-  const first = failures[0];
+  const [first, ...rest] = failures;
   if (first && ctx.conf.offload.enforce) {
-    const more = failures.slice(1).map((f) => `also: ${f.message}`);
-    ctx.log.error(first.message, { code: first.code, details: first.details });
-    if (more.length > 0) Object.assign(first, { details: [first.details, ...more].join('; ') });
-    throw first;
+    // The first failure is the cause; the others ride along in details (logged by the caller).
+    throw new CniError(first.code, first.message, [first.details, ...rest.map((f) => `also: ${f.message}`)].join('; '));
   }
   const soft = failures.map((f) => `offload.enforce is false, going on without offload: ${f.message} (${f.details})`);
   for (const s of soft) ctx.log.warn(s);
