@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
-    // Safety nets against a hung child, not speed assertions: speed is `npm run bench`'s job.
+    // Safety nets against a hung child, not speed assertions: speed is measured by a benchmark.
     testTimeout: 60_000,
     hookTimeout: 300_000,
     // The JSON report lets .ci/run print a plain "N passed, N failed" closing line.

@@ -13,6 +13,8 @@ export const Dns = z.object({
 });
 export type Dns = z.infer<typeof Dns>;
 
+const MAX_TIMEOUT_S = 2_147_483;
+
 const LogLevel = z.enum(['debug', 'info', 'warn', 'error']);
 export type LogLevel = z.infer<typeof LogLevel>;
 
@@ -37,14 +39,16 @@ const NetConf = z.looseObject({
   vhost_user_socket_volume_name: z.string().optional(),
   vhost_user_socket_name: z.string().optional(),
   vhost_user_socket_consumption: z.string().optional(),
-  offload: z.strictObject({
+  // Loose: a key a newer release adds must not refuse pods on a node still running this one.
+  offload: z.looseObject({
     enforce: z.boolean().optional(),
     allow_bond: z.boolean().optional(),
     check_ovs: z.boolean().optional(),
   }).optional(),
   ovsdb_socket: z.string().optional(),
-  daemon_timeout_s: z.number().positive().optional(),
-  tool_timeout_s: z.number().positive().optional(),
+  // Node's timers hold at most 2^31-1 ms; a larger deadline would fire at once.
+  daemon_timeout_s: z.number().positive().max(MAX_TIMEOUT_S).optional(),
+  tool_timeout_s: z.number().positive().max(MAX_TIMEOUT_S).optional(),
   log_file: z.string().optional(),
   log_level: LogLevel.optional(),
   state_dir: z.string().optional(),
@@ -75,6 +79,8 @@ export interface Config {
   /** deviceID sources in DESIGN §2.2 order, not yet validated. */
   deviceIdSources: { runtimeConfig?: string; deviceID?: string; pciBusID?: string; deviceInfoFile?: string };
   prevResult: unknown;
+  /** Things worth a warning in the log once it is open (unknown offload keys). */
+  notes: string[];
 }
 
 export const DEFAULTS = {
@@ -135,5 +141,8 @@ export function parseConfig(doc: unknown, env: NodeJS.ProcessEnv): Config {
       deviceInfoFile: c.runtimeConfig?.CNIDeviceInfoFile,
     },
     prevResult: c.prevResult,
+    notes: Object.keys(c.offload ?? {})
+      .filter((k) => !['enforce', 'allow_bond', 'check_ovs'].includes(k))
+      .map((k) => `unknown key offload.${k} ignored (a newer release's?)`),
   };
 }

@@ -61,16 +61,15 @@ export function validateIfname(name: string): void {
 }
 
 /**
- * CNI_ARGS "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=web-0".
- * Unknown keys are always ignored, as kube-ovn's binary does: a runtime adding a key
- * must never stop a pod. A pair without "=" is malformed input and is refused.
+ * CNI_ARGS "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=web-0", read as kube-ovn's
+ * binary reads it: unknown keys and pairs without "=" are ignored, so a runtime that adds
+ * something never stops a pod.
  */
 export function parseCniArgs(text: string): Map<string, string> {
   const args = new Map<string, string>();
   for (const pair of text.split(';')) {
-    if (pair === '') continue;
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw new CniError(Code.InvalidEnvironment, `invalid CNI_ARGS pair ${JSON.stringify(pair)}`, 'CNI_ARGS must be K=V pairs separated by ";"');
+    if (eq <= 0) continue;
     // The first non-empty value wins, as kube-ovn's parseValueFromArgs reads it.
     const key = pair.slice(0, eq);
     if (!args.get(key)) args.set(key, pair.slice(eq + 1));

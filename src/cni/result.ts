@@ -32,6 +32,8 @@ export const ResultSchema = z.looseObject({
   ips: z.array(IpConfig).optional(),
   routes: z.array(RouteOut).optional(),
   dns: Dns.optional(),
+  /** Ours: prerequisites that failed under offload.enforce=false, or could not be verified. */
+  warnings: z.array(z.string()).optional(),
 });
 export type Result = z.infer<typeof ResultSchema>;
 export type ResultInterface = z.infer<typeof Interface>;
@@ -54,9 +56,8 @@ export function forVersion(result: Result, cniVersion: string): Result {
   if (result.routes?.length) {
     out.routes = result.routes.map((r) => (full ? { ...r } : omit(r, ONLY_1_1.route)));
   }
-  if (result.dns && Object.values(result.dns).some((v) => (Array.isArray(v) ? v.length > 0 : Boolean(v)))) {
-    out.dns = result.dns;
-  }
+  if (hasDns(result.dns)) out.dns = result.dns;
+  if (result.warnings?.length) out.warnings = result.warnings;
   return out;
 }
 
@@ -90,7 +91,7 @@ export function mergeResults(prev: Result | undefined, ours: Result): Result {
   };
 }
 
-function hasDns(d: Result['dns']): boolean {
+export function hasDns(d: Result['dns'] | null): boolean {
   return Boolean(d && (d.nameservers?.length || d.domain || d.search?.length || d.options?.length));
 }
 

@@ -37,9 +37,12 @@ export function daemonClient(socketPath: string, timeoutMs: number): DaemonClien
   };
 }
 
+// The router's own refusals: no such endpoint, method, media type. Another daemon version
+// or a wrong socket; retrying will not help. Everything else kube-ovn's binary calls "try again".
+const PROTOCOL_MISMATCH = new Set([404, 405, 406, 415]);
+
 function rpcError(op: 'add' | 'del', status: number, text: string, socket: string): CniError {
-  // 4xx: the daemon rejected what we sent (e.g. a provider bound to no subnet); 5xx: it failed.
-  const code = status >= 400 && status < 500 ? Code.InvalidConfig : Code.TryAgainLater;
+  const code = PROTOCOL_MISMATCH.has(status) ? Code.InvalidConfig : Code.TryAgainLater;
   return new CniError(code, `kube-ovn daemon refused ${op.toUpperCase()} (HTTP ${status}): ${text.split('\n')[0]}`, `POST /api/v1/${op} on ${socket} returned ${status}: ${text}`);
 }
 

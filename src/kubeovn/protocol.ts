@@ -1,6 +1,7 @@
 import { z } from 'zod';
 // The daemon speaks the netconf's route and CNI's DNS shapes (kube-ovn's request.Route, types.DNS).
 import { Dns, Route } from '../cni/config.js';
+import { familyOf } from '../cni/result.js';
 
 
 /**
@@ -71,9 +72,9 @@ export function responseIps(resp: CniResponse): DaemonIp[] {
   const gateways = splitList(resp.gateway ?? '');
   // Pair by family, as kube-ovn's binary does: each address goes with the cidr of its family.
   return addresses.map((ip) => {
-    const fam = ip.includes(':');
-    const cidr = cidrs.find((c) => c.includes(':') === fam) ?? '';
-    const gateway = gateways.find((g) => g.includes(':') === fam);
+    const fam = familyOf(ip);
+    const cidr = cidrs.find((c) => familyOf(c) === fam) ?? '';
+    const gateway = gateways.find((g) => familyOf(g) === fam);
     return { ip, cidr, ...(gateway ? { gateway } : {}) };
   });
 }

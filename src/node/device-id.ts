@@ -8,26 +8,30 @@ export interface DeviceId {
   source: 'runtimeConfig.deviceID' | 'deviceID' | 'pciBusID' | 'CNIDeviceInfoFile';
 }
 
-/**
- * The VF's PCI address from the sources Multus fills, first found wins (DESIGN §2.2),
- * validated before anything builds a path from it. Undefined when no source has one.
- */
-export async function findDeviceId(sources: Config['deviceIdSources']): Promise<DeviceId | undefined> {
+/** The first source that has a deviceID (DESIGN §2.2 order), as written: not validated. */
+export async function rawDeviceId(sources: Config['deviceIdSources']): Promise<{ value: string; source: DeviceId['source'] } | undefined> {
   const inline: Array<[DeviceId['source'], string | undefined]> = [
     ['runtimeConfig.deviceID', sources.runtimeConfig],
     ['deviceID', sources.deviceID],
     ['pciBusID', sources.pciBusID],
   ];
   for (const [source, value] of inline) {
-    if (value) return { pci: parsePciAddress(value, source), source };
+    if (value) return { value, source };
   }
   if (sources.deviceInfoFile) {
-    const fromFile = await readDeviceInfo(sources.deviceInfoFile);
-    if (fromFile) return { pci: parsePciAddress(fromFile, `CNIDeviceInfoFile ${sources.deviceInfoFile}`), source: 'CNIDeviceInfoFile' };
+    const value = await readDeviceInfo(sources.deviceInfoFile);
+    if (value) return { value, source: 'CNIDeviceInfoFile' };
   }
   return undefined;
 }
 
+/** The VF's PCI address, validated before anything builds a path from it; undefined when none. */
+export async function findDeviceId(sources: Config['deviceIdSources']): Promise<DeviceId | undefined> {
+  const raw = await rawDeviceId(sources);
+  return raw && { pci: parsePciAddress(raw.value, raw.source), source: raw.source };
+}
+
+/** As findDeviceId, but a missing deviceID is code 101: the pod did not get a VF. */
 export async function requireDeviceId(sources: Config['deviceIdSources']): Promise<DeviceId> {
   const id = await findDeviceId(sources);
   if (id) return id;
@@ -52,6 +56,6 @@ async function readDeviceInfo(path: string): Promise<string | undefined> {
     const addr = doc.pci?.['pci-address'];
     return typeof addr === 'string' && addr ? addr : undefined;
   } catch {
-    throw new CniError(Code.DecodingFailure, `device-info file ${path} is not valid JSON`, text.slice(0, 200));
+    throw new CniError(Code.IOFailure, `device-info file ${path} is not valid JSON`, text.slice(0, 200));
   }
 }

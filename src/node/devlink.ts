@@ -1,8 +1,6 @@
 import { z } from 'zod';
-import { garbage, parseToolJson, type RunTool } from './tools.js';
-
-/** What a tool said, and who said it; `none` when it could not answer (absent, no support). */
-export type Answer<T> = { value: T; source: string } | { value?: undefined; source: 'none'; why: string };
+import { isNetdevName } from './port-name.js';
+import { garbage, parseToolJson, type Answer, type RunTool } from './tools.js';
 
 // {"dev":{"pci/0000:42:00.0":{"mode":"switchdev","inline-mode":"none","encap-mode":"basic"}}}
 const EswitchShow = z.object({ dev: z.record(z.string(), z.looseObject({ mode: z.string().optional() })) });
@@ -52,5 +50,6 @@ async function devlinkJson<T>(run: RunTool, args: string[], schema: z.ZodType<T>
 /** The netdev of the local VF port N on a PF's devlink instance (flavour pcivf, controller 0). */
 export function vfPortNetdev(ports: DevlinkPort[], pf: string, vfIndex: number): string | undefined {
   const prefix = `pci/${pf}/`;
-  return ports.find((p) => p.handle.startsWith(prefix) && p.flavour === 'pcivf' && p.controller === 0 && p.vfnum === vfIndex && p.netdev)?.netdev;
+  const netdev = ports.find((p) => p.handle.startsWith(prefix) && p.flavour === 'pcivf' && p.controller === 0 && p.vfnum === vfIndex && p.netdev)?.netdev;
+  return netdev && isNetdevName(netdev) ? netdev : undefined;
 }

@@ -1,4 +1,4 @@
-import type { Answer } from './devlink.js';
+import type { Answer } from './tools.js';
 import type { PfNetdevs } from './uplink.js';
 import type { Sysfs } from './sysfs.js';
 

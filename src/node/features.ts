@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { garbage, parseToolJson, type RunTool } from './tools.js';
-import type { Answer } from './devlink.js';
+import { garbage, parseToolJson, type Answer, type RunTool } from './tools.js';
 
 export type HwTcOffload = 'on' | 'off' | 'unsupported';
 

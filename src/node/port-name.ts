@@ -17,3 +17,11 @@ export function parseVfPortName(name: string): { pf: number; vf: number } | unde
   const m = LOCAL_VF.exec(name);
   return m ? { pf: Number(m[1]), vf: Number(m[2]) } : undefined;
 }
+
+// The kernel's dev_valid_name: 1–15 bytes, not "." or "..", no "/", ":" or white space.
+// Names from a tool's output are checked before a path is built from them.
+const NETDEV_NAME = /^(?!\.{1,2}$)[^/:\s]{1,15}$/;
+
+export function isNetdevName(name: string): boolean {
+  return NETDEV_NAME.test(name) && Buffer.byteLength(name) <= 15;
+}

@@ -1,4 +1,5 @@
-import { vfPortNetdev, type Answer, type DevlinkPort } from './devlink.js';
+import { vfPortNetdev, type DevlinkPort } from './devlink.js';
+import type { Answer } from './tools.js';
 import { parseVfPortName } from './port-name.js';
 import { pfNumber } from './uplink.js';
 import type { Sysfs } from './sysfs.js';

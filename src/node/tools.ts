@@ -7,6 +7,9 @@ export interface ToolOutput {
   stderr: string;
 }
 
+/** What a tool said, and who said it; `none` when it could not answer (absent, no support). */
+export type Answer<T> = { value: T; source: string } | { value?: undefined; source: 'none'; why: string };
+
 /** Runs a node tool found on PATH. `absent` when it is not installed (thick Multus images). */
 export type RunTool = (tool: string, args: string[]) => Promise<ToolOutput | 'absent'>;
 
@@ -14,10 +17,11 @@ export type RunTool = (tool: string, args: string[]) => Promise<ToolOutput | 'ab
  * One wrapper for every child process: a timeout, stderr captured into the error, and no
  * exception for a non-zero exit (callers decide what an exit code means for that tool).
  */
-export function toolRunner(timeoutMs: number, env: NodeJS.ProcessEnv = process.env): RunTool {
+export function toolRunner(timeoutMs: number, env: NodeJS.ProcessEnv = process.env, cancelSignal?: AbortSignal): RunTool {
   return async (tool, args) => {
-    const r = await execa(tool, args, { timeout: timeoutMs, reject: false, env, extendEnv: false, stdin: 'ignore', stripFinalNewline: false });
+    const r = await execa(tool, args, { timeout: timeoutMs, cancelSignal, reject: false, env, extendEnv: false, stdin: 'ignore', stripFinalNewline: false });
     const cmd = `${tool} ${args.join(' ')}`;
+    if (r.isCanceled) throw new CniError(Code.IOFailure, `${tool} was cancelled`, cmd);
     if (r.timedOut) {
       throw new CniError(Code.IOFailure, `${tool} did not answer within ${timeoutMs / 1000}s`, `\`${cmd}\` was killed after ${timeoutMs} ms; is the kernel or the driver stuck?`);
     }

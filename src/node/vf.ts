@@ -1,4 +1,5 @@
 import { CniError, Code } from '../cni/errors.js';
+import { isPciAddress } from './pci.js';
 import type { Sysfs } from './sysfs.js';
 
 export interface Vf {
@@ -26,7 +27,7 @@ export async function resolveVf(sysfs: Sysfs, pci: string): Promise<Vf> {
   if (exists.length === 0) {
     throw new CniError(Code.NotAVf, `deviceID ${pci} is not a PCI device on this node`, `${sysfs.pciDevice(pci)} does not exist; the device plugin allocated a VF this node does not have — check its ConfigMap selectors and that the VFs exist (cat /sys/class/net/<pf>/device/sriov_numvfs)`);
   }
-  if (!pf) {
+  if (!pf || !isPciAddress(pf)) {
     throw new CniError(Code.NotAVf, `deviceID ${pci} is not an SR-IOV VF (it has no physfn)`, `${sysfs.pciDevice(pci, 'physfn')} is missing; the device plugin's selectors must pick VFs (device 1018 on ConnectX-5), not PFs`);
   }
   return { pci, pf, index: await vfIndex(sysfs, pf, pci), netdevs, driver: driver ?? '' };

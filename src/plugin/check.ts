@@ -17,6 +17,11 @@ export async function cmdCheck(ctx: Context): Promise<void> {
   ctx.log.with({ uplink: report.facts.uplink, representor: report.facts.representor?.name });
   enforce(ctx, report);
 
+  if (ctx.conf.vfDriver === 'vfio-pci') {
+    // A vfio-pci VF has no netdev in the pod (the VM or DPDK app owns it); preflight checked its driver.
+    ctx.log.info('check passed (vfio-pci: no netdev in the pod to look at)');
+    return;
+  }
   const { ifname, netns } = ctx.env;
   const want = prev.interfaces?.findIndex((i) => i.name === ifname && i.sandbox === netns) ?? -1;
   if (want < 0) throw new CniError(Code.PodInterface, `prevResult has no interface ${ifname} in ${netns}`, JSON.stringify(prev.interfaces ?? []));

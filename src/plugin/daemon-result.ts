@@ -1,5 +1,4 @@
-import type { Dns } from '../cni/config.js';
-import type { Result, ResultRoute } from '../cni/result.js';
+import { familyOf, type Result, type ResultRoute } from '../cni/result.js';
 import { responseIps, type CniResponse } from '../kubeovn/protocol.js';
 
 export interface PodSide {
@@ -18,7 +17,7 @@ export interface HostSide {
  * the VF as pciID and the representor as a host-side interface. The pod interface stays at
  * index 0, as in kube-ovn's result, so consumers of `ips[].interface` see the same thing.
  */
-export function resultFromDaemon(resp: CniResponse, pod: PodSide, host: HostSide, confDns: Dns): Result {
+export function resultFromDaemon(resp: CniResponse, pod: PodSide, host: HostSide | undefined): Result {
   const ips = responseIps(resp);
   const podIface = {
     name: resp.nicname || pod.ifname,
@@ -27,12 +26,12 @@ export function resultFromDaemon(resp: CniResponse, pod: PodSide, host: HostSide
     sandbox: pod.netns,
     pciID: pod.vfPci,
   };
-  const hostIface = { name: host.representor, ...(host.mac ? { mac: host.mac } : {}) };
+  const hostIface = host && { name: host.representor, ...(host.mac ? { mac: host.mac } : {}) };
   const result: Result = {
-    interfaces: [podIface, hostIface],
+    interfaces: hostIface ? [podIface, hostIface] : [podIface],
     ips: ips.map((i) => ({ interface: 0, address: withMask(i.ip, i.cidr), ...(i.gateway ? { gateway: i.gateway } : {}) })),
     routes: routesFrom(resp, ips),
-    dns: hasDns(resp.dns) ? resp.dns! : confDns,
+    dns: resp.dns ?? {},
   };
   return result;
 }
@@ -41,7 +40,7 @@ export function resultFromDaemon(resp: CniResponse, pod: PodSide, host: HostSide
 export function withMask(ip: string, cidr: string): string {
   if (ip.includes('/')) return ip;
   const mask = cidr.split('/')[1];
-  return mask ? `${ip}/${mask}` : `${ip}/${ip.includes(':') ? 128 : 32}`;
+  return mask ? `${ip}/${mask}` : `${ip}/${familyOf(ip) === '6' ? 128 : 32}`;
 }
 
 // The daemon's routes as it set them on the pod NIC; a route with no dst is a default route.
@@ -51,11 +50,11 @@ function routesFrom(resp: CniResponse, ips: Array<{ gateway?: string }>): Result
   if (given.length > 0) {
     return given
       .filter((r) => r.dst || r.gw)
-      .map((r) => ({ dst: r.dst || (r.gw?.includes(':') ? '::/0' : '0.0.0.0/0'), ...(r.gw ? { gw: r.gw } : {}) }));
+      .map((r) => ({ dst: r.dst || defaultDst(r.gw ?? ''), ...(r.gw ? { gw: r.gw } : {}) }));
   }
-  return ips.filter((i) => i.gateway).map((i) => ({ dst: i.gateway!.includes(':') ? '::/0' : '0.0.0.0/0', gw: i.gateway! }));
+  return ips.filter((i) => i.gateway).map((i) => ({ dst: defaultDst(i.gateway!), gw: i.gateway! }));
 }
 
-function hasDns(d: Dns | null | undefined): boolean {
-  return Boolean(d && (d.nameservers?.length || d.domain || d.search?.length || d.options?.length));
+function defaultDst(gw: string): string {
+  return familyOf(gw) === '6' ? '::/0' : '0.0.0.0/0';
 }

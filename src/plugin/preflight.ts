@@ -6,7 +6,7 @@ import { hwTcOffload, type HwTcOffload } from '../node/features.js';
 import { findRepresentor, type Representor } from '../node/representor.js';
 import type { Sysfs } from '../node/sysfs.js';
 import type { RunTool } from '../node/tools.js';
-import { findUplink } from '../node/uplink.js';
+import { findUplink, pfNumber } from '../node/uplink.js';
 import { resolveVf, type Vf } from '../node/vf.js';
 
 export interface NodeDeps {
@@ -71,7 +71,7 @@ export async function preflight(deps: NodeDeps, pci: string, conf: Pick<Config, 
     }
   }
   if (eswitch.mode === 'switchdev' && !representor) {
-    failures.push(new CniError(Code.NoRepresentor, `no representor found for VF ${vf.index} (${pci}) of PF ${vf.pf}`, `neither devlink (${'why' in ports ? ports.why : 'no pcivf port with vfnum ' + vf.index}) nor a netdev of ${vf.pf} with phys_port_name pf${vf.pf.slice(-1)}vf${vf.index} names it; representors appear after the VFs are bound to mlx5_core in switchdev mode (\`echo ${pci} > /sys/bus/pci/drivers/mlx5_core/bind\`)`));
+    failures.push(new CniError(Code.NoRepresentor, `no representor found for VF ${vf.index} (${pci}) of PF ${vf.pf}`, `neither devlink (${'why' in ports ? ports.why : 'no pcivf port with vfnum ' + vf.index}) nor a netdev of ${vf.pf} with phys_port_name pf${pfNumber(vf.pf)}vf${vf.index} names it; representors appear after the VFs are bound to mlx5_core in switchdev mode (\`echo ${pci} > /sys/bus/pci/drivers/mlx5_core/bind\`)`));
   }
   const driverFailure = checkVfDriver(vf, conf.vfDriver, opts.vfInHost);
   if (driverFailure) failures.push(driverFailure);

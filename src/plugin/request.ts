@@ -1,11 +1,26 @@
-import { podIdentity } from '../cni/env.js';
+import { CniError, Code } from '../cni/errors.js';
 import type { CniRequest } from '../kubeovn/protocol.js';
 import type { Context } from './context.js';
 
+export interface Pod {
+  name: string;
+  namespace: string;
+}
+
+/** The daemon slices container_id[0:12] for the representor's name; shorter ones crash it. */
+export function daemonAcceptsContainerId(id: string): boolean {
+  return id.length >= 12;
+}
+
+export function requireDaemonContainerId(id: string): void {
+  if (!daemonAcceptsContainerId(id)) {
+    throw new CniError(Code.InvalidEnvironment, `CNI_CONTAINERID ${JSON.stringify(id)} is shorter than 12 characters`, 'the kube-ovn daemon names the representor <containerID[:12]>_h and needs at least 12 characters');
+  }
+}
+
 /** The daemon request for ADD, every key filled as kube-ovn's cmdAdd fills it. */
-export function addRequest(ctx: Context, deviceId: string): CniRequest {
+export function addRequest(ctx: Context, pod: Pod, deviceId: string): CniRequest {
   const { conf, env } = ctx;
-  const pod = podIdentity(env);
   return {
     cni_type: 'kube-ovn',
     pod_name: pod.name,
@@ -25,6 +40,6 @@ export function addRequest(ctx: Context, deviceId: string): CniRequest {
 }
 
 /** The DEL request: kube-ovn's cmdDel leaves routes, dns, vf_driver and the socket name empty. */
-export function delRequest(ctx: Context, deviceId: string): CniRequest {
-  return { ...addRequest(ctx, deviceId), routes: null, dns: {}, vf_driver: '', vhost_user_socket_name: '' };
+export function delRequest(ctx: Context, pod: Pod, deviceId: string): CniRequest {
+  return { ...addRequest(ctx, pod, deviceId), routes: null, dns: {}, vf_driver: '', vhost_user_socket_name: '' };
 }

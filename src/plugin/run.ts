@@ -1,4 +1,4 @@
-import { parseConfig, parseJson, type Config } from '../cni/config.js';
+import { parseConfig, parseJson } from '../cni/config.js';
 import { parseEnv } from '../cni/env.js';
 import { asCniError, CniError, Code } from '../cni/errors.js';
 import { forVersion } from '../cni/result.js';
@@ -10,7 +10,7 @@ import { cmdAdd } from './add.js';
 import { cmdCheck } from './check.js';
 import type { Context } from './context.js';
 import { cmdDel } from './del.js';
-import { createLogger } from './log.js';
+import { createLogger, type Logger } from './log.js';
 import { cmdStatus } from './status.js';
 
 export interface Io {
@@ -23,53 +23,55 @@ export interface Io {
 /** One CNI invocation: returns the exit status; stdout gets the result or the error. */
 export async function runPlugin(io: Io): Promise<number> {
   let cniVersion = guessVersion(io.stdin);
-  let conf: Config | undefined;
+  let log: Logger | undefined;
+  // Ends every node tool still running once the answer is known (e.g. one hangs after another failed).
+  const cancel = new AbortController();
   try {
-    const env = parseEnv(io.env);
-    if (env.command === 'VERSION') {
+    if (io.env.CNI_COMMAND === 'VERSION') {
       io.stdout(JSON.stringify(versionResult(cniVersion)) + '\n');
       return 0;
     }
-    conf = parseConfig(parseJson(io.stdin), io.env);
+    const env = parseEnv(io.env);
+    const conf = parseConfig(parseJson(io.stdin), io.env);
+    log = createLogger({ file: conf.logFile, level: conf.logLevel });
+    log.with({ cmd: env.command, containerID: env.containerId, ifname: env.ifname });
+    for (const note of conf.notes) log.warn(note);
     cniVersion = requireSupported(conf.cniVersion);
     gateOnVersion(env.command, cniVersion);
-    const log = createLogger({ file: conf.logFile, level: conf.logLevel });
-    log.with({ cmd: env.command, containerID: env.containerId, ifname: env.ifname });
     const ctx: Context = {
       env,
       conf,
       log,
-      node: { sysfs: new Sysfs(io.env.KUBE_OVN_OFFLOAD_SYSFS_ROOT || '/'), run: toolRunner(conf.toolTimeoutMs, io.env) },
+      node: { sysfs: new Sysfs(io.env.KUBE_OVN_OFFLOAD_SYSFS_ROOT || '/'), run: toolRunner(conf.toolTimeoutMs, io.env, cancel.signal) },
       daemon: daemonClient(conf.serverSocket, conf.daemonTimeoutMs),
     };
-    try {
-      switch (env.command) {
-        case 'ADD':
-          io.stdout(JSON.stringify(forVersion(await cmdAdd(ctx), cniVersion)) + '\n');
-          return 0;
-        case 'DEL':
-          await cmdDel(ctx);
-          return 0;
-        case 'CHECK':
-          await cmdCheck(ctx);
-          return 0;
-        case 'STATUS':
-          await cmdStatus(conf);
-          return 0;
-        case 'GC':
-          // Nothing is stored per attachment yet, so there is nothing to collect.
-          return 0;
-      }
-    } catch (err) {
-      const e = asCniError(err);
-      log.error(e.message, { code: e.code, details: e.details });
-      throw e;
+    switch (env.command) {
+      case 'ADD':
+        io.stdout(JSON.stringify(forVersion(await cmdAdd(ctx), cniVersion)) + '\n');
+        return 0;
+      case 'DEL':
+        await cmdDel(ctx);
+        return 0;
+      case 'CHECK':
+        await cmdCheck(ctx);
+        return 0;
+      case 'STATUS':
+        await cmdStatus(conf);
+        return 0;
+      case 'GC':
+        // Nothing is stored per attachment yet, so there is nothing to collect.
+        return 0;
+      case 'VERSION':
+        return 0; // answered above
     }
   } catch (err) {
     const e = asCniError(err);
-    if (!conf) logEarly(io.env, e);
+    if (log) log.error(e.message, { code: e.code, details: e.details });
+    else logEarly(io.env, e);
     io.stdout(JSON.stringify(e.toJSON(cniVersion)) + '\n');
     return 1;
+  } finally {
+    cancel.abort();
   }
 }
 

@@ -2,6 +2,8 @@
  * End to end, as root: libcni (our cnitool on Debian's libcni) runs the conflist
  * [kube-ovn-offload, tuning] against a pod netns on a simulated node whose VFs and
  * representors are real veth pairs. Assertions read the kernel and the result JSON.
+ * Debian's libcni (1.1.2) knows CNI versions up to 1.0.0, so 1.1.0 results (pciID, mtu)
+ * and STATUS/GC are covered by the integration suites, which invoke the plugin directly.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { execa } from 'execa';

@@ -3,7 +3,7 @@
  * What the daemon receives, and the result the runtime gets, per CNI version.
  */
 import { describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cniError, useWorld, VF0 } from './harness.js';
 import { connectx5 } from '../support/sim-node.js';
@@ -94,6 +94,7 @@ describe('ADD on a switchdev node', () => {
 
   it.each([
     ['runtimeConfig.deviceID', { deviceID: undefined, pciBusID: undefined, runtimeConfig: { deviceID: '0000:42:00.3' } }, '0000:42:00.3'],
+    ['runtimeConfig.deviceID over deviceID and pciBusID', { runtimeConfig: { deviceID: '0000:42:00.3' } }, '0000:42:00.3'],
     ['top-level deviceID over pciBusID', { deviceID: '0000:42:00.3', pciBusID: VF0 }, '0000:42:00.3'],
     ['pciBusID alone', { deviceID: undefined, pciBusID: '0000:42:00.3' }, '0000:42:00.3'],
     ['upper case, lower-cased', { deviceID: '0000:42:00.3'.toUpperCase(), pciBusID: undefined }, '0000:42:00.3'],
@@ -105,13 +106,21 @@ describe('ADD on a switchdev node', () => {
     expect(w.received('/api/v1/add')[0]!.deviceID).toBe(pci);
   });
 
+  it('prefers an inline deviceID over the device-info file', async () => {
+    const w = world();
+    const file = join(w.node.root, 'devinfo.json');
+    writeFileSync(file, JSON.stringify({ type: 'pci', version: '1.1.0', pci: { 'pci-address': '0000:42:00.4' } }));
+    const out = await w.run('ADD', { runtimeConfig: { CNIDeviceInfoFile: file } });
+    expect(out.json!.interfaces[0].pciID).toBe(VF0);
+  });
+
   it('takes the VF from the device-info file Multus names in runtimeConfig', async () => {
     const w = world();
     const file = join(w.node.root, 'devinfo.json');
     writeFileSync(file, JSON.stringify({ type: 'pci', version: '1.1.0', pci: { 'pci-address': '0000:42:00.4' } }));
     const out = await w.run('ADD', { deviceID: undefined, pciBusID: undefined, runtimeConfig: { CNIDeviceInfoFile: file } });
     expect(out.json!.interfaces[0].pciID).toBe('0000:42:00.4');
-    expect(readFileSync(file, 'utf8')).toContain('0000:42:00.4');
+    expect(w.received('/api/v1/add')[0]!.deviceID).toBe('0000:42:00.4');
   });
 });
 
@@ -203,5 +212,49 @@ describe('thick Multus: devlink and ethtool absent from the image', () => {
     const err = cniError(await w.run('ADD'));
     expect(err.code).toBe(103);
     expect(err.details).toContain('compat/devlink/mode');
+  });
+});
+
+describe('two PFs of one NIC', () => {
+  const twoPfs = useWorld({
+    spec: () => {
+      const pf0 = connectx5({ vfs: 2 });
+      const pf1 = connectx5({ vfs: 2, pci: '0000:42:00.1', prefix: 'enp66s0f1' });
+      pf1.vfs.forEach((vf, i) => (vf.pci = `0000:42:02.${i}`));
+      return { pfs: [pf0, pf1], devlink: 'absent' };
+    },
+  });
+
+  it('finds VF 0 of PF 1 by its pf1vf0 representor, not PF 0\'s pf0vf0', async () => {
+    const w = twoPfs();
+    const out = await w.run('ADD', { deviceID: '0000:42:02.0' });
+    expect(out.exitCode).toBe(0);
+    expect(out.json!.interfaces[1].name).toBe('enp66s0f1r0');
+    expect(w.log().find((l) => l.msg === 'offload checks')).toMatchObject({ pf: '0000:42:00.1', uplink: 'enp66s0f1np0', vfIndex: 0 });
+  });
+});
+
+describe('results that carry warnings', () => {
+  const world = useWorld();
+
+  it('with offload.enforce false on a legacy PF: no representor interface, the failure in warnings', async () => {
+    const w = world();
+    w.node.setMode('0000:42:00.0', 'legacy');
+    const out = await w.run('ADD', { offload: { enforce: false } });
+    expect(out.exitCode).toBe(0);
+    expect(out.json!.interfaces).toEqual([{ name: 'eth0', mac: '00:00:00:00:00:02', mtu: 1400, sandbox: '/var/run/netns/kovo-test', pciID: VF0 }]);
+    expect(out.json!.warnings).toEqual([expect.stringMatching(/^offload\.enforce is false, going on without offload: the eSwitch of PF 0000:42:00\.0 is in legacy mode, not switchdev/)]);
+  });
+
+  it('with ethtool absent: hw-tc-offload unverified, in the result too', async () => {
+    const w = world();
+    w.node.setTool('ethtool', 'absent');
+    const out = await w.run('ADD', { cniVersion: '1.0.0' });
+    expect(out.json!.warnings).toEqual(['hw-tc-offload on enp66s0f0np0 is unverified: ethtool is not installed']);
+  });
+
+  it('7: a prevResult that is not a result', async () => {
+    const out = await world().run('ADD', { prevResult: { ips: 'x' } });
+    expect(cniError(out)).toMatchObject({ code: 7, msg: 'prevResult is not a CNI result' });
   });
 });

@@ -1,6 +1,8 @@
 /** DEL, CHECK, VERSION, STATUS, GC and malformed invocations, through the built bundle. */
 import { describe, expect, it } from 'vitest';
-import { cniError, useWorld, VF0 } from './harness.js';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cniError, useWorld, VF0, type World } from './harness.js';
 import { invoke } from '../support/plugin.js';
 
 describe('DEL', () => {
@@ -22,6 +24,45 @@ describe('DEL', () => {
     const out = await w.run('DEL', {}, { cniEnv: { CNI_NETNS: undefined } });
     expect(out.exitCode).toBe(0);
     expect(w.received('/api/v1/del')[0]!.net_ns).toBe('');
+  });
+
+  it.each([
+    ['not a PCI address', { deviceID: 'rdma_shared_a', pciBusID: undefined }, 'rdma_shared_a'],
+    ['upper case', { deviceID: '0000:42:00.2'.toUpperCase() }, VF0],
+    ['absent', { deviceID: undefined, pciBusID: undefined }, ''],
+  ])('succeeds with a deviceID that is %s, forwarding it as kube-ovn would', async (_, extra, sent) => {
+    const w = world();
+    const out = await w.run('DEL', extra);
+    expect(out).toMatchObject({ exitCode: 0, stdout: '' });
+    expect(w.received('/api/v1/del')[0]!.deviceID).toBe(sent);
+  });
+
+  it('succeeds when the device-info file is garbage, and says so in the log', async () => {
+    const w = world();
+    const file = join(w.node.root, 'devinfo.json');
+    writeFileSync(file, '{not json');
+    const out = await w.run('DEL', { deviceID: undefined, pciBusID: undefined, runtimeConfig: { CNIDeviceInfoFile: file } });
+    expect(out.exitCode).toBe(0);
+    expect(w.log()).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringContaining('deviceID unreadable, deleting without it') }));
+  });
+
+  it('succeeds without calling the daemon for a container ID ADD would have refused', async () => {
+    const w = world();
+    const out = await w.run('DEL', {}, { containerId: 'abc' });
+    expect(out.exitCode).toBe(0);
+    expect(w.daemon.requests).toEqual([]);
+  });
+
+  it.each([
+    ['the socket is gone', async (w: World) => w.daemon.stop(), 'does not exist'],
+    ['the daemon hangs', async (w: World) => w.daemon.setFault({ kind: 'hang' }), 'did not answer within 1s'],
+    ['the daemon answers 400 (its pod lookup failed)', async (w: World) => w.daemon.setFault({ kind: 'status', status: 400, body: '{"error":"get pod default/nginx failed"}' }), 'HTTP 400'],
+  ])('11 when %s, so the runtime retries', async (_, breakIt, text) => {
+    const w = world();
+    await breakIt(w);
+    const err = cniError(await w.run('DEL', { daemon_timeout_s: 1 }));
+    expect(err.code).toBe(11);
+    expect(err.msg).toContain(text);
   });
 
   it('11: the daemon answers 500', async () => {
@@ -76,6 +117,31 @@ describe('CHECK', () => {
     expect(cniError(await w.run('CHECK', { prevResult }))).toMatchObject({ code: 109, msg });
   });
 
+  it.each([
+    ['104', (w: World) => w.node.setHwTc('0000:42:00.0', 'off')],
+    ['105', (w: World) => {
+      const { vf } = w.node.vf(VF0);
+      rmSync(join(w.node.root, 'sys/class/net', vf.rep!));
+      vf.rep = undefined;
+      w.node.setMode('0000:42:00.0', 'switchdev');
+    }],
+  ] as const)('%s: re-runs the offload checks', async (code, breakIt) => {
+    const w = world();
+    w.node.setNetnsLinks('/var/run/netns/kovo-test', { eth0 });
+    breakIt(w);
+    expect(cniError(await w.run('CHECK', { prevResult })).code).toBe(Number(code));
+  });
+
+  it('passes for a vfio-pci VF without looking for a netdev in the pod', async () => {
+    const w = world();
+    const { vf } = w.node.vf(VF0);
+    vf.driver = 'vfio-pci';
+    w.node.setMode('0000:42:00.0', 'switchdev');
+    const out = await w.run('CHECK', { prevResult, vf_driver: 'vfio-pci' });
+    expect(out).toMatchObject({ exitCode: 0, stdout: '' });
+    expect(w.node.nsenterCalls()).toEqual([]);
+  });
+
   it('109: prevResult has no interface for this ifname in this netns', async () => {
     const prevResult = { cniVersion: '1.1.0', interfaces: [{ name: 'net1', sandbox: '/var/run/netns/other' }] };
     expect(cniError(await world().run('CHECK', { prevResult }))).toMatchObject({ code: 109, msg: 'prevResult has no interface eth0 in /var/run/netns/kovo-test' });
@@ -122,6 +188,30 @@ describe('malformed invocations', () => {
     expect(err).toMatchObject({ code: 1, msg: 'incompatible CNI versions', details: 'config is "0.2.0", plugin supports [0.3.0 0.3.1 0.4.0 1.0.0 1.1.0]' });
   });
 
+  it('logs an early refusal (unsupported version) to log_file too', async () => {
+    const w = world();
+    cniError(await w.run('ADD', { cniVersion: '0.2.0' }));
+    expect(w.log()).toContainEqual(expect.objectContaining({ level: 'error', code: 1, msg: 'incompatible CNI versions' }));
+  });
+
+  it('4: a container ID shorter than the 12 characters the daemon slices', async () => {
+    const w = world();
+    const err = cniError(await w.run('ADD', {}, { containerId: 'abc' }));
+    expect(err).toMatchObject({ code: 4, msg: 'CNI_CONTAINERID "abc" is shorter than 12 characters' });
+    expect(w.daemon.requests).toEqual([]);
+  });
+
+  it('prints its error at once and leaves no tool running when one tool fails while another hangs', async () => {
+    const w = world();
+    w.node.setTool('devlink', 'garbage');
+    w.node.setTool('ethtool', 'hang');
+    const started = Date.now();
+    const err = cniError(await w.run('ADD', { tool_timeout_s: 60 }));
+    expect(err.code).toBe(5);
+    // Well before ethtool's 60 s deadline: the hung ethtool was cancelled, not waited for.
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
   it('6: stdin that is not JSON', async () => {
     const w = world();
     const out = await invoke({ command: 'ADD', conf: '{"cniVersion": "1.0.0", ', env: w.node.env() });
@@ -139,7 +229,6 @@ describe('malformed invocations', () => {
     [{ CNI_NETNS: undefined, CNI_PATH: undefined }, 'required env variables [CNI_NETNS,CNI_PATH] missing'],
     [{ CNI_IFNAME: 'this-is-too-long0' }, 'invalid CNI_IFNAME "this-is-too-long0": longer than 15 bytes'],
     [{ CNI_CONTAINERID: '../x' }, 'invalid CNI_CONTAINERID "../x"'],
-    [{ CNI_ARGS: 'K8S_POD_NAME' }, 'invalid CNI_ARGS pair "K8S_POD_NAME"'],
     [{ CNI_COMMAND: 'FROB' }, 'unknown CNI_COMMAND: "FROB"'],
   ])('4: environment %j', async (cniEnv, msg) => {
     const w = world();

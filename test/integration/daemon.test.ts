@@ -51,11 +51,17 @@ describe('daemon faults on ADD', () => {
     expect(err.details).toContain(error);
   });
 
-  it('7: a 400 (the daemon rejects what was sent, e.g. a provider bound to no subnet)', async () => {
+  it('11: a 400 surfaces the daemon\'s error text (kube-ovn retries it too)', async () => {
     const w = world();
     w.daemon.setFault({ kind: 'status', status: 400, body: JSON.stringify({ error: 'provider default.default.ovn is not bound to any subnet' }) });
     const err = cniError(await w.run('ADD'));
-    expect(err).toMatchObject({ code: 7, msg: 'kube-ovn daemon refused ADD (HTTP 400): provider default.default.ovn is not bound to any subnet' });
+    expect(err).toMatchObject({ code: 11, msg: 'kube-ovn daemon refused ADD (HTTP 400): provider default.default.ovn is not bound to any subnet' });
+  });
+
+  it('7: a plain-text 404 (no such endpoint: another daemon, or a wrong socket)', async () => {
+    const w = world();
+    w.daemon.setFault({ kind: 'status', status: 404, body: '404: Page Not Found', contentType: 'text/plain' });
+    expect(cniError(await w.run('ADD'))).toMatchObject({ code: 7, msg: 'kube-ovn daemon refused ADD (HTTP 404): 404: Page Not Found' });
   });
 
   it('7: a plain-text 415 from the router is quoted as it came', async () => {

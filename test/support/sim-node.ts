@@ -247,6 +247,7 @@ export class SimNode {
       const vfDir = this.pciDevice(vf.pci, { vendor: '0x15b3', device: '0x1018' }, vf.driver);
       this.link(pfDir, join(vfDir, 'physfn'));
       if (vf.netdev && vf.driver === 'mlx5_core') this.writeNetdev(vf.pci, vf.netdev, { address: vf.mac });
+      else rmSync(join(vfDir, 'net'), { recursive: true, force: true }); // vfio-pci: no netdev
       if (pf.mode === 'switchdev' && vf.rep) {
         this.writeNetdev(pf.pci, vf.rep, { phys_port_name: `pf${pfNum}vf${vf.index}`, phys_switch_id: pf.switchId, address: `ee:00:00:00:42:${String(vf.index).padStart(2, '0')}` });
       } else if (vf.rep) {

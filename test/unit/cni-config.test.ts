@@ -24,7 +24,14 @@ describe('parseConfig', () => {
       stateDir: '/var/lib/cni/kube-ovn-offload',
       deviceIdSources: {},
       prevResult: undefined,
+      notes: [],
     });
+  });
+
+  it('accepts an offload key it does not know (a newer release\'s) and notes it for the log', () => {
+    const conf = parseConfig({ ...MINIMAL, offload: { enforce: true, allowBond: true } }, {});
+    expect(conf.offload.enforce).toBe(true);
+    expect(conf.notes).toEqual(['unknown key offload.allowBond ignored (a newer release\'s?)']);
   });
 
   it('reads every key a user may write', () => {
@@ -100,7 +107,8 @@ describe('parseConfig', () => {
     [{ ...MINIMAL, name: '' }, 'name: network name must match'],
     [{ cniVersion: '1.0.0' }, 'name: Invalid input'],
     [{ name: 'sriov-offload' }, 'cniVersion: Invalid input'],
-    [{ ...MINIMAL, offload: { enforce: true, allowBond: true } }, 'offload: Unrecognized key: "allowBond"'],
+    [{ ...MINIMAL, daemon_timeout_s: 2_147_484 }, 'daemon_timeout_s: '],
+    [{ ...MINIMAL, tool_timeout_s: 3_000_000 }, 'tool_timeout_s: '],
     [{ ...MINIMAL, offload: { enforce: 'yes' } }, 'offload.enforce: Invalid input'],
     [{ ...MINIMAL, daemon_timeout_s: 0 }, 'daemon_timeout_s: '],
     [{ ...MINIMAL, log_level: 'trace' }, 'log_level: '],

@@ -34,19 +34,19 @@ const legacyDual = (fields: Record<string, unknown> = {}): CniResponse => CniRes
 
 describe('resultFromDaemon', () => {
   it('≥ v1.16 answer: the VF in the pod first, with pciID; the representor second, without sandbox', () => {
-    expect(wire(resultFromDaemon(v116(), POD, HOST, CONF_DNS))).toEqual({
+    expect(wire(resultFromDaemon(v116(), POD, HOST))).toEqual({
       interfaces: [
         { name: 'net1', mac: '00:00:00:aa:bb:cc', mtu: 1400, sandbox: '/var/run/netns/cni-1', pciID: '0000:42:00.2' },
         { name: '5b45c61b307e_h' },
       ],
       ips: [{ interface: 0, address: '10.16.0.5/16', gateway: '10.16.0.1' }],
       routes: [{ dst: '10.16.0.0/16' }, { dst: '0.0.0.0/0', gw: '10.16.0.1' }],
-      dns: CONF_DNS,
+      dns: {},
     });
   });
 
   it('≤ v1.15 dual-stack answer: lower-cased MAC, one IP per family with its mask, one default route per family', () => {
-    expect(wire(resultFromDaemon(legacyDual(), POD, { representor: 'pf0vf2', mac: '02:11:22:33:44:55' }, {}))).toEqual({
+    expect(wire(resultFromDaemon(legacyDual(), POD, { representor: 'pf0vf2', mac: '02:11:22:33:44:55' }))).toEqual({
       interfaces: [
         { name: 'net1', mac: '00:00:00:aa:bb:cc', mtu: 1400, sandbox: '/var/run/netns/cni-1', pciID: '0000:42:00.2' },
         { name: 'pf0vf2', mac: '02:11:22:33:44:55' },
@@ -70,7 +70,7 @@ describe('resultFromDaemon', () => {
     ['a route with neither dst nor gw is dropped', [{}, { dst: '10.0.0.0/8', gw: '10.16.0.1' }], [{ dst: '10.0.0.0/8', gw: '10.16.0.1' }]],
     ['given routes are used as they are, without adding a default route', [{ dst: '10.0.0.0/8', gw: '10.16.0.1' }], [{ dst: '10.0.0.0/8', gw: '10.16.0.1' }]],
   ])('routes from the daemon: %s', (_name, routes, want) => {
-    expect(wire(resultFromDaemon(v116({ routes }), POD, HOST, {}).routes)).toEqual(want);
+    expect(wire(resultFromDaemon(v116({ routes }), POD, HOST).routes)).toEqual(want);
   });
 
   it.each([
@@ -85,34 +85,33 @@ describe('resultFromDaemon', () => {
         { protocol: 'IPv6', ip: 'fd00:10:16::5', cidr: 'fd00:10:16::/64' },
       ],
     });
-    expect(resultFromDaemon(resp, POD, HOST, {}).routes).toEqual([{ dst: '0.0.0.0/0', gw: '10.16.0.1' }]);
+    expect(resultFromDaemon(resp, POD, HOST).routes).toEqual([{ dst: '0.0.0.0/0', gw: '10.16.0.1' }]);
   });
 
   it('IPv6 only without a gateway: the address with its /64 and no route', () => {
     const resp = legacyDual({ protocol: 'IPv6', address: 'fd00:10:16::5', cidr: 'fd00:10:16::/64', gateway: '' });
-    const result = resultFromDaemon(resp, POD, HOST, {});
+    const result = resultFromDaemon(resp, POD, HOST);
     expect(wire(result.ips)).toEqual([{ interface: 0, address: 'fd00:10:16::5/64' }]);
     expect(result.routes).toEqual([]);
   });
 
   it('IPAM-only answer (no nicname, MAC or MTU): the pod interface is CNI_IFNAME, with no mac or mtu', () => {
     const resp = v116({ mac_address: '', nicname: '', mtu: 0 });
-    expect(wire(resultFromDaemon(resp, POD, HOST, {}).interfaces?.[0])).toEqual({
+    expect(wire(resultFromDaemon(resp, POD, HOST).interfaces?.[0])).toEqual({
       name: 'net1', sandbox: '/var/run/netns/cni-1', pciID: '0000:42:00.2',
     });
   });
 
   it.each([
     ['the daemon\'s dns when it sent one', { nameservers: ['10.16.0.10'] }, { nameservers: ['10.16.0.10'] }],
-    ['the config\'s dns when the daemon sent {}', {}, CONF_DNS],
-    ['the config\'s dns when the daemon sent null', null, CONF_DNS],
-    ['the config\'s dns when the daemon sent only empty fields', { nameservers: [], search: [] }, CONF_DNS],
+    ['{} when the daemon sent {}, as kube-ovn\'s result has it', {}, {}],
+    ['{} when the daemon sent null', null, {}],
   ])('dns is %s', (_name, dns, want) => {
-    expect(resultFromDaemon(v116({ dns }), POD, HOST, CONF_DNS).dns).toEqual(want);
+    expect(resultFromDaemon(v116({ dns }), POD, HOST).dns).toEqual(want);
   });
 
   it('a 0.3.1 caller sees ips[].version and no pciID or mtu', () => {
-    const out = wire(forVersion(resultFromDaemon(legacyDual(), POD, HOST, {}), '0.3.1'));
+    const out = wire(forVersion(resultFromDaemon(legacyDual(), POD, HOST), '0.3.1'));
     expect(out).toEqual({
       cniVersion: '0.3.1',
       interfaces: [
