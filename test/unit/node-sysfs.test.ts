@@ -1,0 +1,130 @@
+/** The sysfs readers on fake trees of real folders and symlinks (test/support/sim-node). */
+import { afterEach, describe, expect, it } from 'vitest';
+import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SimNode, connectx5, type PfSpec } from '../support/sim-node.js';
+import { Sysfs } from '../../src/node/sysfs.js';
+import { resolveVf } from '../../src/node/vf.js';
+import { findUplink } from '../../src/node/uplink.js';
+import { representorFromSysfs } from '../../src/node/representor.js';
+import { eswitchModeOf } from '../../src/node/eswitch.js';
+import { findDeviceId, requireDeviceId } from '../../src/node/device-id.js';
+
+const nodes: SimNode[] = [];
+function tree(edit?: (pf: PfSpec) => void): { node: SimNode; sysfs: Sysfs } {
+  const pf = connectx5();
+  edit?.(pf);
+  const node = new SimNode({ pfs: [pf] });
+  nodes.push(node);
+  return { node, sysfs: new Sysfs(node.root) };
+}
+afterEach(() => {
+  for (const n of nodes.splice(0)) n.remove();
+});
+
+describe('resolveVf', () => {
+  it.each([
+    ['0000:42:00.2', 0],
+    ['0000:42:00.5', 3],
+  ])('%s is VF %i of PF 0000:42:00.0, with its netdev and driver', async (pci, index) => {
+    const { sysfs } = tree();
+    expect(await resolveVf(sysfs, pci)).toEqual({ pci, pf: '0000:42:00.0', index, netdevs: [`enp66s0f0v${index}`], driver: 'mlx5_core' });
+  });
+
+  it('a VF on vfio-pci has no netdev', async () => {
+    const { sysfs } = tree((pf) => (pf.vfs[0]!.driver = 'vfio-pci'));
+    expect(await resolveVf(sysfs, '0000:42:00.2')).toMatchObject({ netdevs: [], driver: 'vfio-pci' });
+  });
+
+  it('102 for a physfn link whose target is not a PCI address', async () => {
+    const { node, sysfs } = tree();
+    const physfn = join(node.root, 'sys/devices/pci0000:40/0000:40:02.0/0000:42:00.2/physfn');
+    rmSync(physfn);
+    symlinkSync('../../../../etc', physfn);
+    await expect(resolveVf(sysfs, '0000:42:00.2')).rejects.toMatchObject({ code: 102 });
+  });
+});
+
+describe('findUplink', () => {
+  it('skips representors that sort before the uplink', async () => {
+    const { sysfs } = tree((pf) => pf.vfs.forEach((vf, i) => (vf.rep = `aaa${i}`)));
+    expect(await findUplink(sysfs, '0000:42:00.0')).toEqual({ uplink: 'enp66s0f0np0', all: ['aaa0', 'aaa1', 'aaa2', 'aaa3', 'enp66s0f0np0'] });
+  });
+
+  it('finds none in legacy mode (no phys_switch_id)', async () => {
+    const { sysfs } = tree((pf) => (pf.mode = 'legacy'));
+    expect(await findUplink(sysfs, '0000:42:00.0')).toEqual({ all: ['enp66s0f0np0'] });
+  });
+
+  it('needs phys_port_name p<N>, not only a phys_switch_id', async () => {
+    const { node, sysfs } = tree();
+    writeFileSync(join(node.root, 'sys/class/net/enp66s0f0np0/phys_port_name'), 'p0s1\n');
+    expect((await findUplink(sysfs, '0000:42:00.0')).uplink).toBeUndefined();
+  });
+});
+
+describe('representorFromSysfs', () => {
+  it.each([[0, 'enp66s0f0r0'], [3, 'enp66s0f0r3'], [7, undefined]])('VF %i → %s', async (index, rep) => {
+    const { sysfs } = tree();
+    expect(await representorFromSysfs(sysfs, '0000:42:00.0', index)).toBe(rep);
+  });
+
+  it('never takes a DPU host representor c1pf0vfN for the local VF', async () => {
+    const { node, sysfs } = tree((pf) => (pf.hostReps = [{ name: 'aa_host0', vf: 0 }]));
+    rmSync(join(node.root, 'sys/class/net/enp66s0f0r0'));
+    rmSync(join(node.root, 'sys/devices/pci0000:40/0000:40:02.0/0000:42:00.0/net/enp66s0f0r0'), { recursive: true });
+    expect(await representorFromSysfs(sysfs, '0000:42:00.0', 0)).toBeUndefined();
+  });
+
+  it('needs the PF number to match: pf1vf0 is not VF 0 of PF 0', async () => {
+    const { node, sysfs } = tree();
+    writeFileSync(join(node.root, 'sys/class/net/enp66s0f0r0/phys_port_name'), 'pf1vf0\n');
+    expect(await representorFromSysfs(sysfs, '0000:42:00.0', 0)).toBeUndefined();
+  });
+});
+
+describe('eswitchModeOf', () => {
+  const noDevlink = { source: 'none', why: 'devlink is not installed' } as const;
+
+  it('devlink decides when it answers', async () => {
+    const { sysfs } = tree((pf) => (pf.compatFile = true));
+    expect(await eswitchModeOf(sysfs, { value: 'legacy', source: 'devlink' }, { uplink: 'enp66s0f0np0', all: [] })).toEqual({ mode: 'legacy', source: 'devlink' });
+  });
+
+  it('then compat/devlink/mode', async () => {
+    const { node, sysfs } = tree((pf) => (pf.compatFile = true));
+    const mode = await eswitchModeOf(sysfs, noDevlink, { uplink: 'enp66s0f0np0', all: ['enp66s0f0np0'] });
+    expect(mode).toEqual({ mode: 'switchdev', source: `${join(node.root, 'sys/class/net/enp66s0f0np0/compat/devlink/mode')} (devlink is not installed)` });
+  });
+
+  it('then the uplink\'s phys_switch_id', async () => {
+    const { sysfs } = tree();
+    expect((await eswitchModeOf(sysfs, noDevlink, { uplink: 'enp66s0f0np0', all: [] })).mode).toBe('switchdev');
+    expect((await eswitchModeOf(sysfs, noDevlink, { all: ['enp66s0f0np0'] })).mode).toBe('legacy');
+  });
+});
+
+describe('deviceID sources', () => {
+  it.each([
+    [{ runtimeConfig: '0000:42:00.3', deviceID: '0000:42:00.4', pciBusID: '0000:42:00.5' }, { pci: '0000:42:00.3', source: 'runtimeConfig.deviceID' }],
+    [{ deviceID: '0000:42:00.4', pciBusID: '0000:42:00.5' }, { pci: '0000:42:00.4', source: 'deviceID' }],
+    [{ pciBusID: '0000:42:00.5' }, { pci: '0000:42:00.5', source: 'pciBusID' }],
+    [{}, undefined],
+  ])('%j → %j', async (sources, want) => {
+    expect(await findDeviceId(sources)).toEqual(want);
+  });
+
+  it('101 when none has one', async () => {
+    await expect(requireDeviceId({})).rejects.toMatchObject({ code: 101 });
+  });
+
+  it('reads pci.pci-address from a device-info file; 5 when the file is not JSON', async () => {
+    const { node } = tree();
+    const file = join(node.root, 'devinfo.json');
+    writeFileSync(file, '{"type":"pci","version":"1.1.0","pci":{"pci-address":"0000:42:00.2"}}');
+    expect(await findDeviceId({ deviceInfoFile: file })).toEqual({ pci: '0000:42:00.2', source: 'CNIDeviceInfoFile' });
+    writeFileSync(file, '{oops');
+    await expect(findDeviceId({ deviceInfoFile: file })).rejects.toMatchObject({ code: 5 });
+    expect(await findDeviceId({ deviceInfoFile: join(node.root, 'missing.json') })).toBeUndefined();
+  });
+});
