@@ -49,6 +49,7 @@ const NetConf = z.looseObject({
   // Node's timers hold at most 2^31-1 ms; a larger deadline would fire at once.
   daemon_timeout_s: z.number().positive().max(MAX_TIMEOUT_S).optional(),
   tool_timeout_s: z.number().positive().max(MAX_TIMEOUT_S).optional(),
+  lock_timeout_s: z.number().positive().max(MAX_TIMEOUT_S).optional(),
   log_file: z.string().optional(),
   log_level: LogLevel.optional(),
   state_dir: z.string().optional(),
@@ -57,6 +58,9 @@ const NetConf = z.looseObject({
     CNIDeviceInfoFile: z.string().optional(),
   }).optional(),
   prevResult: z.unknown().optional(),
+  // GC (1.1.0): the spec's name, and the one spec-v1.1.0 first printed; libcni sends both.
+  'cni.dev/valid-attachments': z.array(z.looseObject({ containerID: z.string(), ifname: z.string() })).optional(),
+  'cni.dev/attachments': z.array(z.looseObject({ containerID: z.string(), ifname: z.string() })).optional(),
 });
 
 /** The validated, defaulted configuration the code works with. */
@@ -73,12 +77,15 @@ export interface Config {
   ovsdbSocket: string;
   daemonTimeoutMs: number;
   toolTimeoutMs: number;
+  lockTimeoutMs: number;
   logFile: string;
   logLevel: LogLevel;
   stateDir: string;
   /** deviceID sources in DESIGN §2.2 order, not yet validated. */
   deviceIdSources: { runtimeConfig?: string; deviceID?: string; pciBusID?: string; deviceInfoFile?: string };
   prevResult: unknown;
+  /** GC: the attachments the runtime still has; undefined when it sent no list. */
+  validAttachments?: Array<{ containerId: string; ifname: string }>;
   /** Things worth a warning in the log once it is open (unknown offload keys). */
   notes: string[];
 }
@@ -89,6 +96,7 @@ export const DEFAULTS = {
   ovsdbSocket: '/run/openvswitch/db.sock',
   daemonTimeoutS: 300,
   toolTimeoutS: 10,
+  lockTimeoutS: 60,
   stateDir: '/var/lib/cni/kube-ovn-offload',
 } as const;
 
@@ -131,6 +139,7 @@ export function parseConfig(doc: unknown, env: NodeJS.ProcessEnv): Config {
     ovsdbSocket: c.ovsdb_socket ?? DEFAULTS.ovsdbSocket,
     daemonTimeoutMs: (c.daemon_timeout_s ?? DEFAULTS.daemonTimeoutS) * 1000,
     toolTimeoutMs: (c.tool_timeout_s ?? DEFAULTS.toolTimeoutS) * 1000,
+    lockTimeoutMs: (c.lock_timeout_s ?? DEFAULTS.lockTimeoutS) * 1000,
     logFile: c.log_file ?? '',
     logLevel: c.log_level ?? 'info',
     stateDir: env.KUBE_OVN_OFFLOAD_STATE_DIR || c.state_dir || DEFAULTS.stateDir,
@@ -141,6 +150,7 @@ export function parseConfig(doc: unknown, env: NodeJS.ProcessEnv): Config {
       deviceInfoFile: c.runtimeConfig?.CNIDeviceInfoFile,
     },
     prevResult: c.prevResult,
+    validAttachments: (c['cni.dev/valid-attachments'] ?? c['cni.dev/attachments'])?.map((a) => ({ containerId: a.containerID, ifname: a.ifname })),
     notes: Object.keys(c.offload ?? {})
       .filter((k) => !['enforce', 'allow_bond', 'check_ovs'].includes(k))
       .map((k) => `unknown key offload.${k} ignored (a newer release's?)`),

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { podIdentity } from '../cni/env.js';
 import { CniError, Code } from '../cni/errors.js';
 import { mergeResults, parsePrevResult, type Result } from '../cni/result.js';
@@ -10,8 +11,10 @@ import type { Vf } from '../node/vf.js';
 import type { Context } from './context.js';
 import { resultFromDaemon, type HostSide } from './daemon-result.js';
 import { enforce } from './enforce.js';
+import { lockVf } from './lock.js';
 import { preflight } from './preflight.js';
-import { addRequest, requireDaemonContainerId } from './request.js';
+import { addRequest, delRequest, requireDaemonContainerId, type Pod } from './request.js';
+import { describeKey, sameAttachment, type AttachmentKey } from './state.js';
 
 /** ADD: find the VF and its representor, check offload can work, let the daemon plumb it. */
 export async function cmdAdd(ctx: Context): Promise<Result> {
@@ -24,7 +27,18 @@ export async function cmdAdd(ctx: Context): Promise<Result> {
   const device = await requireDeviceId(ctx.conf.deviceIdSources);
   ctx.log.with({ deviceID: device.pci });
 
-  const report = await preflight(ctx.node, device.pci, ctx.conf, { vfInHost: true });
+  const lock = await lockVf(ctx.state.lockDir, device.pci, ctx.conf.lockTimeoutMs);
+  try {
+    const key: AttachmentKey = { network: ctx.conf.name, containerId: ctx.env.containerId, ifname: ctx.env.ifname };
+    await refuseIfHeld(ctx, device.pci, key);
+    return await attach(ctx, pod, device.pci, key, prev);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function attach(ctx: Context, pod: Pod, pci: string, key: AttachmentKey, prev: Result | undefined): Promise<Result> {
+  const report = await preflight(ctx.node, pci, ctx.conf, { vfInHost: true });
   const { vf, uplink, representor } = report.facts;
   ctx.log.with({ uplink, representor: representor?.name });
   const warnings = enforce(ctx, report);
@@ -33,12 +47,40 @@ export async function cmdAdd(ctx: Context): Promise<Result> {
     warnings.push('IPv6 sysctls of the pod netns not set: nsenter is not installed');
     ctx.log.warn(warnings.at(-1)!);
   }
-  const resp = await ctx.daemon.add(addRequest(ctx, pod, device.pci));
+  const resp = await ctx.daemon.add(addRequest(ctx, pod, pci));
   const host = representor ? await representorNow(ctx, vf) : undefined;
   ctx.log.info('attached', { representor: host?.representor, ips: responseIps(resp).map((i) => i.ip) });
 
   const ours = resultFromDaemon(resp, { ifname: ctx.env.ifname, netns: ctx.env.netns, vfPci: vf.pci }, host);
-  return { ...mergeResults(prev, ours), ...(warnings.length > 0 ? { warnings } : {}) };
+  const result = { ...mergeResults(prev, ours), ...(warnings.length > 0 ? { warnings } : {}) };
+  try {
+    await ctx.state.put({
+      version: 1, ...key, netns: ctx.env.netns, pod, deviceID: pci, pf: vf.pf, uplink, vfIndex: vf.index,
+      representor: { original: representor?.name, host: host?.representor }, result: ours, createdAt: new Date().toISOString(),
+    });
+  } catch (err) {
+    // Without a record DEL could lose track of this VF: undo the attachment instead.
+    ctx.log.error(`ADD failed after the daemon attached the pod; asking it to detach: ${(err as Error).message}`);
+    await ctx.daemon.del(delRequest(ctx, pod, pci)).then(
+      () => ctx.log.info('rolled back: the daemon detached the pod'),
+      (e: Error) => ctx.log.error(`rollback failed, the pod may be half attached: ${e.message}`),
+    );
+    throw err;
+  }
+  return result;
+}
+
+/**
+ * A VF that another live attachment holds is refused: the device plugin gave it out again
+ * before the old pod's DEL finished. A holder whose netns is gone is stale and taken over.
+ */
+async function refuseIfHeld(ctx: Context, pci: string, key: AttachmentKey): Promise<void> {
+  const held = await ctx.state.get(pci);
+  if (!held || sameAttachment(held, key)) return;
+  if (held.netns && existsSync(held.netns)) {
+    throw new CniError(Code.TryAgainLater, `VF ${pci} is still attached to pod ${held.pod.namespace}/${held.pod.name}`, `attachment ${describeKey(held)} in ${held.netns} holds it; its DEL has not run yet. If that pod is gone, delete its netns or ${ctx.state.vfDir}/${pci}.json`);
+  }
+  ctx.log.warn(`VF ${pci} was recorded for ${describeKey(held)}, whose netns ${held.netns || '(none)'} is gone; taking it over`);
 }
 
 /**

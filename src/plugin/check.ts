@@ -1,6 +1,6 @@
 import { CniError, Code } from '../cni/errors.js';
 import { parsePrevResult } from '../cni/result.js';
-import { requireDeviceId } from '../node/device-id.js';
+import { findDeviceId } from '../node/device-id.js';
 import { linkInNetns } from '../node/netns.js';
 import type { Context } from './context.js';
 import { enforce } from './enforce.js';
@@ -10,12 +10,21 @@ import { preflight } from './preflight.js';
 export async function cmdCheck(ctx: Context): Promise<void> {
   const prev = parsePrevResult(ctx.conf.prevResult);
   if (!prev) throw new CniError(Code.InvalidConfig, 'CHECK needs prevResult', 'the runtime passes the ADD result as prevResult; none was given');
-  const device = await requireDeviceId(ctx.conf.deviceIdSources);
-  ctx.log.with({ deviceID: device.pci });
+  const key = { network: ctx.conf.name, containerId: ctx.env.containerId, ifname: ctx.env.ifname };
+  const fromConfig = await findDeviceId(ctx.conf.deviceIdSources);
+  const record = fromConfig ? await ctx.state.get(fromConfig.pci) : await ctx.state.find(key);
+  const pci = fromConfig?.pci ?? record?.deviceID;
+  if (!pci) throw new CniError(Code.NoDeviceID, 'no deviceID in the config and no record of this attachment', `attachment ${key.network}/${key.containerId}/${key.ifname}`);
+  ctx.log.with({ deviceID: pci });
 
-  const report = await preflight(ctx.node, device.pci, ctx.conf, { vfInHost: false });
-  ctx.log.with({ uplink: report.facts.uplink, representor: report.facts.representor?.name });
+  const report = await preflight(ctx.node, pci, ctx.conf, { vfInHost: false });
+  const now = report.facts.representor?.name;
+  ctx.log.with({ uplink: report.facts.uplink ?? null, representor: now ?? null });
   enforce(ctx, report);
+  const expected = record?.representor.host;
+  if (expected && now && now !== expected) {
+    throw new CniError(Code.NoRepresentor, `the representor of VF ${pci} is ${now}, not ${expected} as ADD left it`, 'the VF was re-attached or renamed since; the pod needs to be recreated');
+  }
 
   if (ctx.conf.vfDriver === 'vfio-pci') {
     // A vfio-pci VF has no netdev in the pod (the VM or DPDK app owns it); preflight checked its driver.
@@ -26,10 +35,10 @@ export async function cmdCheck(ctx: Context): Promise<void> {
   const want = prev.interfaces?.findIndex((i) => i.name === ifname && i.sandbox === netns) ?? -1;
   if (want < 0) throw new CniError(Code.PodInterface, `prevResult has no interface ${ifname} in ${netns}`, JSON.stringify(prev.interfaces ?? []));
   const link = await linkInNetns(ctx.node.run, netns, ifname);
-  if (!link) throw new CniError(Code.PodInterface, `interface ${ifname} is gone from the pod netns ${netns}`, `VF ${device.pci}; the pod needs to be recreated`);
+  if (!link) throw new CniError(Code.PodInterface, `interface ${ifname} is gone from the pod netns ${netns}`, `VF ${pci}; the pod needs to be recreated`);
   const iface = prev.interfaces![want]!;
   if (iface.mac && link.mac && iface.mac.toLowerCase() !== link.mac.toLowerCase()) {
-    throw new CniError(Code.PodInterface, `interface ${ifname} has MAC ${link.mac}, expected ${iface.mac}`, `VF ${device.pci} in ${netns}`);
+    throw new CniError(Code.PodInterface, `interface ${ifname} has MAC ${link.mac}, expected ${iface.mac}`, `VF ${pci} in ${netns}`);
   }
   const missing = (prev.ips ?? []).filter((ip) => ip.interface === want && !link.addresses.includes(ip.address)).map((ip) => ip.address);
   if (missing.length > 0) {

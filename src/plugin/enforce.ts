@@ -14,6 +14,8 @@ export function enforce(ctx: Context, report: PreflightReport): string[] {
     eswitch: facts.eswitch,
     hwTcOffload: facts.hwTc,
     representorSource: facts.representor?.source,
+    bond: facts.bond,
+    ovsHwOffload: facts.ovsHwOffload,
     failures: failures.map((f) => f.code),
   });
   for (const w of warnings) ctx.log.warn(w);

@@ -7,11 +7,14 @@ import { findRepresentor, type Representor } from '../node/representor.js';
 import type { Sysfs } from '../node/sysfs.js';
 import type { RunTool } from '../node/tools.js';
 import { findUplink, pfNumber } from '../node/uplink.js';
+import { bondOf } from '../node/bond.js';
+import type { Ovsdb } from '../node/ovsdb.js';
 import { resolveVf, type Vf } from '../node/vf.js';
 
 export interface NodeDeps {
   sysfs: Sysfs;
   run: RunTool;
+  ovsdb: Ovsdb;
 }
 
 export interface OffloadFacts {
@@ -20,6 +23,8 @@ export interface OffloadFacts {
   eswitch: EswitchMode;
   hwTc: { state: HwTcOffload | 'unverified'; source: string };
   representor?: Representor;
+  bond?: string;
+  ovsHwOffload: { state: 'true' | 'not true' | 'unverified' | 'not checked'; detail: string };
 }
 
 export interface PreflightReport {
@@ -35,15 +40,17 @@ export interface PreflightReport {
  * that is not a VF here throws (102); prerequisites come back as failures, so the caller
  * decides between refusing (offload.enforce) and warning.
  */
-export async function preflight(deps: NodeDeps, pci: string, conf: Pick<Config, 'vfDriver'>, opts: { vfInHost: boolean }): Promise<PreflightReport> {
+export async function preflight(deps: NodeDeps, pci: string, conf: Pick<Config, 'vfDriver' | 'offload'>, opts: { vfInHost: boolean }): Promise<PreflightReport> {
   const { sysfs, run } = deps;
   const vf = await resolveVf(sysfs, pci);
   const netdevs = await findUplink(sysfs, vf.pf);
-  // The three tool calls are independent: run them side by side.
-  const [modeAnswer, ports, hwTcAnswer] = await Promise.all([
+  // The tool calls and the OVSDB query are independent: run them side by side.
+  const [modeAnswer, ports, hwTcAnswer, ovs, bond] = await Promise.all([
     eswitchMode(run, vf.pf),
     devlinkPorts(run),
     netdevs.uplink ? hwTcOffload(run, netdevs.uplink) : undefined,
+    conf.offload.checkOvs ? deps.ovsdb.hwOffload() : undefined,
+    netdevs.uplink && !conf.offload.allowBond ? bondOf(sysfs, netdevs.uplink) : undefined,
   ]);
   const eswitch = await eswitchModeOf(sysfs, modeAnswer, netdevs);
   const representor = await findRepresentor(sysfs, ports, vf.pf, vf.index);
@@ -51,7 +58,11 @@ export async function preflight(deps: NodeDeps, pci: string, conf: Pick<Config, 
     : hwTcAnswer.value === undefined ? { state: 'unverified' as const, source: hwTcAnswer.why }
     : { state: hwTcAnswer.value, source: hwTcAnswer.source };
 
-  const facts: OffloadFacts = { vf, uplink: netdevs.uplink, eswitch, hwTc, representor };
+  const ovsHwOffload: OffloadFacts['ovsHwOffload'] = !ovs ? { state: 'not checked', detail: 'offload.check_ovs is false' }
+    : !ovs.reachable ? { state: 'unverified', detail: ovs.why }
+    : ovs.value === 'true' ? { state: 'true', detail: 'OVSDB' }
+    : { state: 'not true', detail: ovs.value === undefined ? 'unset' : JSON.stringify(ovs.value) };
+  const facts: OffloadFacts = { vf, uplink: netdevs.uplink, eswitch, hwTc, representor, bond, ovsHwOffload };
   const failures: CniError[] = [];
   const warnings: string[] = [];
   const switchdevFix = `unbind the PF's VFs from mlx5_core, run \`devlink dev eswitch set pci/${vf.pf} mode switchdev\`, then rebind the VFs`;
@@ -70,8 +81,16 @@ export async function preflight(deps: NodeDeps, pci: string, conf: Pick<Config, 
       warnings.push(`hw-tc-offload on ${netdevs.uplink} is unverified: ${hwTc.source}`);
     }
   }
+  if (bond && netdevs.uplink) {
+    failures.push(new CniError(Code.PfInBond, `uplink ${netdevs.uplink} of PF ${vf.pf} is enslaved to bond ${bond}`, `Mellanox offload here needs a PF outside a bond (the seed's prerequisite). Fix: \`ip link set ${netdevs.uplink} nomaster\`, or set "offload": {"allow_bond": true} for a VF-LAG set-up`));
+  }
   if (eswitch.mode === 'switchdev' && !representor) {
     failures.push(new CniError(Code.NoRepresentor, `no representor found for VF ${vf.index} (${pci}) of PF ${vf.pf}`, `neither devlink (${'why' in ports ? ports.why : 'no pcivf port with vfnum ' + vf.index}) nor a netdev of ${vf.pf} with phys_port_name pf${pfNumber(vf.pf)}vf${vf.index} names it; representors appear after the VFs are bound to mlx5_core in switchdev mode (\`echo ${pci} > /sys/bus/pci/drivers/mlx5_core/bind\`)`));
+  }
+  if (ovsHwOffload.state === 'not true') {
+    failures.push(new CniError(Code.OvsHwOffload, `OVS other_config:hw-offload is ${ovsHwOffload.detail}, not true`, 'flows stay in the kernel datapath. Fix: `ovs-vsctl set Open_vSwitch . other_config:hw-offload=true` and restart ovs-vswitchd (kube-ovn: HW_OFFLOAD=true, then restart the ovs-ovn pod on this node)'));
+  } else if (ovsHwOffload.state === 'unverified') {
+    warnings.push(`OVS other_config:hw-offload is unverified: OVSDB not reachable (${ovsHwOffload.detail})`);
   }
   const driverFailure = checkVfDriver(vf, conf.vfDriver, opts.vfInHost);
   if (driverFailure) failures.push(driverFailure);

@@ -12,6 +12,9 @@ import type { Context } from './context.js';
 import { cmdDel } from './del.js';
 import { createLogger, type Logger } from './log.js';
 import { cmdStatus } from './status.js';
+import { cmdGc } from './gc.js';
+import { StateStore } from './state.js';
+import { ovsdbClient } from '../node/ovsdb.js';
 
 export interface Io {
   env: NodeJS.ProcessEnv;
@@ -34,7 +37,8 @@ export async function runPlugin(io: Io): Promise<number> {
     const env = parseEnv(io.env);
     const conf = parseConfig(parseJson(io.stdin), io.env);
     log = createLogger({ file: conf.logFile, level: conf.logLevel });
-    log.with({ cmd: env.command, containerID: env.containerId, ifname: env.ifname });
+    // The same keys on every line, so one grep finds a pod's whole story.
+    log.with({ cmd: env.command, containerID: env.containerId, ifname: env.ifname, deviceID: null, uplink: null, representor: null });
     for (const note of conf.notes) log.warn(note);
     cniVersion = requireSupported(conf.cniVersion);
     gateOnVersion(env.command, cniVersion);
@@ -42,8 +46,13 @@ export async function runPlugin(io: Io): Promise<number> {
       env,
       conf,
       log,
-      node: { sysfs: new Sysfs(io.env.KUBE_OVN_OFFLOAD_SYSFS_ROOT || '/'), run: toolRunner(conf.toolTimeoutMs, io.env, cancel.signal) },
+      node: {
+        sysfs: new Sysfs(io.env.KUBE_OVN_OFFLOAD_SYSFS_ROOT || '/'),
+        run: toolRunner(conf.toolTimeoutMs, io.env, cancel.signal),
+        ovsdb: ovsdbClient(conf.ovsdbSocket, Math.min(conf.toolTimeoutMs, 5_000)),
+      },
       daemon: daemonClient(conf.serverSocket, conf.daemonTimeoutMs),
+      state: new StateStore(conf.stateDir),
     };
     switch (env.command) {
       case 'ADD':
@@ -56,10 +65,10 @@ export async function runPlugin(io: Io): Promise<number> {
         await cmdCheck(ctx);
         return 0;
       case 'STATUS':
-        await cmdStatus(conf);
+        await cmdStatus(ctx);
         return 0;
       case 'GC':
-        // Nothing is stored per attachment yet, so there is nothing to collect.
+        await cmdGc(ctx);
         return 0;
       case 'VERSION':
         return 0; // answered above

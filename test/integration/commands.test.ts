@@ -57,10 +57,10 @@ describe('DEL', () => {
     ['the socket is gone', async (w: World) => w.daemon.stop(), 'does not exist'],
     ['the daemon hangs', async (w: World) => w.daemon.setFault({ kind: 'hang' }), 'did not answer within 1s'],
     ['the daemon answers 400 (its pod lookup failed)', async (w: World) => w.daemon.setFault({ kind: 'status', status: 400, body: '{"error":"get pod default/nginx failed"}' }), 'HTTP 400'],
-  ])('11 when %s, so the runtime retries', async (_, breakIt, text) => {
+  ])('11 when %s while the pod netns still exists, so the runtime retries', async (_, breakIt, text) => {
     const w = world();
     await breakIt(w);
-    const err = cniError(await w.run('DEL', { daemon_timeout_s: 1 }));
+    const err = cniError(await w.run('DEL', { daemon_timeout_s: 1 }, { netns: w.liveNetns }));
     expect(err.code).toBe(11);
     expect(err.msg).toContain(text);
   });
@@ -68,7 +68,7 @@ describe('DEL', () => {
   it('11: the daemon answers 500', async () => {
     const w = world();
     w.daemon.setFault({ kind: 'status', status: 500, body: JSON.stringify({ error: 'del nic failed' }) });
-    expect(cniError(await w.run('DEL'))).toMatchObject({ code: 11, msg: 'kube-ovn daemon refused DEL (HTTP 500): del nic failed' });
+    expect(cniError(await w.run('DEL', {}, { netns: w.liveNetns }))).toMatchObject({ code: 11, msg: 'kube-ovn daemon refused DEL (HTTP 500): del nic failed' });
   });
 });
 

@@ -13,6 +13,7 @@ import { execa } from 'execa';
 import { SimNode, connectx5, type NodeSpec } from './sim-node.js';
 import { SimDaemon, type SimDaemonOptions } from './sim-daemon.js';
 import { PLUGIN_BIN } from './plugin.js';
+import { startOvsdb, type OvsdbServer } from './ovsdb-server.js';
 
 export const CNITOOL = fileURLToPath(new URL('../../.cache/cnitool', import.meta.url));
 const BUILD_CNITOOL = fileURLToPath(new URL('./build-cnitool.sh', import.meta.url));
@@ -39,11 +40,17 @@ export interface Rig {
   dir: string;
   socket: string;
   logFile: string;
+  stateDir: string;
+  /** A real ovsdb-server holding br-int and other_config:hw-offload=true. */
+  ovs: OvsdbServer;
+  /** The plugin's environment on this node (PATH with fake tools, sysfs root, state dir). */
+  env: Record<string, string>;
   /** Makes a pod netns and returns its path; removed by cleanup. */
   netns(name?: string): Promise<string>;
   /** Writes the conflist [kube-ovn-offload, tuning] for a VF, as Multus would hand it over. */
   conflist(opts: { cniVersion: string; deviceID: string; plugin?: Record<string, unknown> }): void;
-  cnitool(cmd: 'add' | 'check' | 'del', netns: string, opts?: { args?: string; ifname?: string }): Promise<CnitoolOutcome>;
+  /** Runs cnitool with the conflist last written, or the one written for `deviceID`. */
+  cnitool(cmd: 'add' | 'check' | 'del', netns: string, opts?: { args?: string; ifname?: string; deviceID?: string }): Promise<CnitoolOutcome>;
   cleanup(): Promise<void>;
 }
 
@@ -59,12 +66,17 @@ export async function createRig(opts: { vfs?: number; daemon?: Partial<SimDaemon
   const dir = mkdtempSync(join(tmpdir(), 'kovo-e2e-'));
   const socket = join(dir, 'kube-ovn-daemon.sock');
   const logFile = join(dir, 'kube-ovn-offload.log');
+  const stateDir = join(dir, 'state');
   const namespaces: string[] = [];
   const originalNames = pf.vfs.flatMap((vf) => [vf.netdev, vf.rep]).filter((n): n is string => Boolean(n));
-  const daemon = new SimDaemon({ socketPath: socket, plumb: node, ...opts.daemon });
+  let ovs: OvsdbServer | undefined;
+  let daemon: SimDaemon | undefined;
+  let lastDevice = '';
+  const env = { ...node.env(), KUBE_OVN_OFFLOAD_STATE_DIR: stateDir };
 
   const cleanup = async (): Promise<void> => {
-    await daemon.stop().catch(() => undefined);
+    await daemon?.stop().catch(() => undefined);
+    await ovs?.stop().catch(() => undefined);
     // A netns takes its veth ends with it, and so their peers; then the host ends left.
     for (const ns of namespaces) await execa('ip', ['netns', 'del', ns], { reject: false, timeout: 10_000 });
     const names = new Set([...originalNames, ...pf.vfs.flatMap((vf) => [vf.netdev, vf.rep]).filter((n): n is string => Boolean(n))]);
@@ -77,12 +89,15 @@ export async function createRig(opts: { vfs?: number; daemon?: Partial<SimDaemon
     for (const vf of pf.vfs) {
       await execa('ip', ['link', 'add', vf.netdev!, 'address', vf.mac, 'type', 'veth', 'peer', 'name', vf.rep!], { timeout: 10_000 });
     }
+    mkdirSync(join(dir, 'ovs'));
+    ovs = await startOvsdb(join(dir, 'ovs'));
+    await ovs.vsctl('set', 'Open_vSwitch', '.', 'other_config:hw-offload=true');
+    daemon = new SimDaemon({ socketPath: socket, plumb: node, ovs, ...opts.daemon });
     await daemon.start();
     const plugins = join(dir, 'plugins');
     mkdirSync(plugins);
     symlinkSync(PLUGIN_BIN, join(plugins, 'kube-ovn-offload'));
     symlinkSync('/usr/lib/cni/tuning', join(plugins, 'tuning'));
-    mkdirSync(join(dir, 'net.d'));
   } catch (err) {
     await cleanup();
     throw err;
@@ -95,9 +110,12 @@ export async function createRig(opts: { vfs?: number; daemon?: Partial<SimDaemon
     dir,
     socket,
     logFile,
+    stateDir,
+    ovs,
+    env,
     async netns(name = `kovo-${id}-${namespaces.length}`) {
+      namespaces.push(name); // before the await: parallel callers get distinct names
       await execa('ip', ['netns', 'add', name], { timeout: 10_000 });
-      namespaces.push(name);
       return `/var/run/netns/${name}`;
     },
     conflist({ cniVersion, deviceID, plugin }) {
@@ -107,17 +125,19 @@ export async function createRig(opts: { vfs?: number; daemon?: Partial<SimDaemon
         cniVersion,
         name: NETWORK,
         plugins: [
-          { type: 'kube-ovn-offload', server_socket: socket, provider: 'default.default.ovn', log_file: logFile, log_level: 'debug', ...injected, ...plugin },
+          { type: 'kube-ovn-offload', server_socket: socket, ovsdb_socket: ovs!.socket, provider: 'default.default.ovn', log_file: logFile, log_level: 'debug', ...injected, ...plugin },
           { type: 'tuning', sysctl: { 'net.ipv4.conf.eth0.arp_notify': '1' }, ...injected },
         ],
       };
-      writeFileSync(join(dir, 'net.d', `${NETWORK}.conflist`), JSON.stringify(doc, null, 2));
+      mkdirSync(join(dir, `net.d-${deviceID}`), { recursive: true });
+      writeFileSync(join(dir, `net.d-${deviceID}`, `${NETWORK}.conflist`), JSON.stringify(doc, null, 2));
+      lastDevice = deviceID;
     },
     async cnitool(cmd, netns, o = {}) {
       const r = await execa(CNITOOL, [cmd, NETWORK, netns, ...(o.ifname ? ['-i', o.ifname] : [])], {
         env: {
-          ...node.env(),
-          NETCONFPATH: join(dir, 'net.d'),
+          ...env,
+          NETCONFPATH: join(dir, `net.d-${o.deviceID ?? lastDevice}`),
           CNI_PATH: join(dir, 'plugins'),
           CNI_CACHE_DIR: join(dir, 'cache'),
           CNI_ARGS: o.args ?? `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=nginx-${id}`,

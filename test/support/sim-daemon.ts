@@ -33,6 +33,8 @@ export interface SimDaemonOptions {
   fault?: Fault;
   /** Do the real work on this node's veths and netns (root). */
   plumb?: SimNode;
+  /** With plumb: add and delete the representor's port on br-int in this OVSDB. */
+  ovs?: { vsctl(...args: string[]): Promise<string> };
   mtu?: number;
   /** Also hand out an IPv6 address from fd00:10:16::/64. */
   dualStack?: boolean;
@@ -168,6 +170,9 @@ export class SimDaemon {
     await ip('link', 'set', 'dev', vfName, 'alias', vfName);
     await ip('link', 'set', 'dev', vfName, 'netns', ns);
     node.vfLeftHost(vf.pci);
+    const pod = `${String(req.pod_name)}.${String(req.pod_namespace)}`;
+    await this.opts.ovs?.vsctl('--may-exist', 'add-port', 'br-int', host, '--', 'set', 'interface', host,
+      `external_ids:iface-id=${pod}`, 'external_ids:vendor=kube-ovn', `external_ids:pod_netns=${String(req.net_ns)}`);
     await ip('-n', ns, 'link', 'set', 'dev', vfName, 'name', ifname);
     await ip('-n', ns, 'link', 'set', 'dev', ifname, 'address', mac.toLowerCase(), 'mtu', String(mtu), 'up');
     await ip('-n', ns, 'addr', 'add', `${v4.ip}/16`, 'dev', ifname);
@@ -194,7 +199,9 @@ export class SimDaemon {
       await ip('-n', ns, 'link', 'set', 'dev', alias, 'netns', '1');
       node.vfReturned(vf.pci, alias);
     }
-    if (vf.rep) await ip('link', 'set', 'dev', vf.rep, 'down');
+    const host = hostNicName(String(req.container_id), ifname);
+    await execa('ip', ['link', 'set', 'dev', host, 'down'], { reject: false, timeout: 5000 });
+    await this.opts.ovs?.vsctl('--if-exists', '--with-iface', 'del-port', 'br-int', host);
   }
 }
 

@@ -307,6 +307,9 @@ export class SimNode {
       ethtool: { behaviour: this.spec.ethtool ?? 'ok', features },
       netns: this.spec.netnsLinks ?? {},
     };
-    writeFileSync(this.stateFile, JSON.stringify(state, null, 1));
+    // Renamed into place: a fake tool reading it while pods race never sees half a file.
+    const tmp = `${this.stateFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify(state, null, 1));
+    renameSync(tmp, this.stateFile);
   }
 }

@@ -19,11 +19,13 @@ describe('parseConfig', () => {
       ovsdbSocket: '/run/openvswitch/db.sock',
       daemonTimeoutMs: 300_000,
       toolTimeoutMs: 10_000,
+      lockTimeoutMs: 60_000,
       logFile: '',
       logLevel: 'info',
       stateDir: '/var/lib/cni/kube-ovn-offload',
       deviceIdSources: {},
       prevResult: undefined,
+      validAttachments: undefined,
       notes: [],
     });
   });

@@ -1,0 +1,187 @@
+/**
+ * A small OVSDB client (RFC 7047: JSON-RPC 1.0 over a unix socket) for the three questions the
+ * plugin asks OVS. node:net only: the plugin ships as one bundle and must not need ovs-vsctl.
+ */
+import { connect, type Socket } from 'node:net';
+import { z } from 'zod';
+import { CniError, Code } from '../cni/errors.js';
+
+export interface Ovsdb {
+  hwOffload(): Promise<HwOffloadAnswer>;
+  deletePort(bridge: string, port: string): Promise<'deleted' | 'absent'>;
+  portExists(port: string): Promise<boolean>;
+}
+export type HwOffloadAnswer = { reachable: true; value: string | undefined } | { reachable: false; why: string };
+
+// Wire shapes. OVSDB writes a uuid as ["uuid", "…"] and a map as ["map", [[k, v], …]].
+const Uuid = z.tuple([z.literal('uuid'), z.string()]);
+const StringMap = z.tuple([z.literal('map'), z.array(z.tuple([z.string(), z.string()]))]);
+const Message = z.object({ id: z.unknown().optional(), method: z.string().optional(), params: z.unknown().optional(), result: z.unknown().optional(), error: z.unknown().optional() });
+// An operation that was not reached after an earlier failure may come back as null.
+const OpResult = z.object({ rows: z.array(z.record(z.string(), z.unknown())).optional(), count: z.number().optional(), error: z.string().optional(), details: z.string().optional() }).nullable();
+type OpResult = z.infer<typeof OpResult>;
+type Request = (method: string, params: unknown[]) => Promise<unknown>;
+
+/** Nobody answered (no socket, refused, silent): a warning for hwOffload, never a garbage error. */
+class Unreachable extends Error {}
+
+const MAX_REPLY = 1 << 20; // a garbage server must not grow the buffer forever
+
+export function ovsdbClient(socketPath: string, timeoutMs: number): Ovsdb {
+  const malformed = (what: string) => new CniError(Code.IOFailure, `OVSDB at ${socketPath} answered garbage: ${what}`, `is ${socketPath} the ovsdb-server socket? \`ovs-vsctl --db=unix:${socketPath} show\``);
+  const parse = <T>(schema: z.ZodType<T>, value: unknown, what: string): T => {
+    const r = schema.safeParse(value);
+    if (!r.success) throw malformed(`${what}: ${JSON.stringify(value)?.slice(0, 120)}`);
+    return r.data;
+  };
+  const transact = async (request: Request, ops: object[]): Promise<OpResult[]> => {
+    const results = parse(z.array(OpResult), await request('transact', ['Open_vSwitch', ...ops]), 'transact result');
+    if (results.length < ops.length) throw malformed(`${results.length} results for ${ops.length} operations`);
+    return results;
+  };
+  // Any failed operation, or the extra trailing entry for a commit-time failure, fails the whole.
+  const check = (results: OpResult[]): OpResult[] => {
+    const failed = results.find((r) => r?.error !== undefined);
+    if (failed) throw new CniError(Code.IOFailure, `OVSDB at ${socketPath} refused the transaction: ${failed.error}`, failed.details ?? '');
+    return results;
+  };
+  const rows = (r: OpResult | undefined) => {
+    if (!r?.rows) throw malformed('a select without rows');
+    return r.rows;
+  };
+  const session = <T>(work: (request: Request) => Promise<T>) => withConnection(socketPath, timeoutMs, malformed, work);
+  // deletePort and portExists cannot answer without OVSDB, so for them unreachable is an error.
+  const reached = async <T>(work: (request: Request) => Promise<T>): Promise<T> => {
+    try {
+      return await session(work);
+    } catch (err) {
+      if (!(err instanceof Unreachable)) throw err;
+      throw new CniError(Code.IOFailure, `OVSDB at ${socketPath} is unreachable: ${err.message}`, 'is ovsdb-server running? `systemctl status openvswitch-switch`');
+    }
+  };
+  const selectPort = (port: string) => ({ op: 'select', table: 'Port', where: [['name', '==', port]], columns: ['_uuid'] });
+
+  return {
+    async hwOffload() {
+      try {
+        const found = await session(async (request) => rows(check(await transact(request, [{ op: 'select', table: 'Open_vSwitch', where: [], columns: ['other_config'] }]))[0]));
+        // No row at all means `ovs-vsctl init` never ran: hw-offload is as unset as it can be.
+        const config = found[0] === undefined ? [] : parse(StringMap, found[0].other_config, 'other_config')[1];
+        return { reachable: true, value: config.find(([key]) => key === 'hw-offload')?.[1] };
+      } catch (err) {
+        if (err instanceof Unreachable) return { reachable: false, why: err.message };
+        throw err;
+      }
+    },
+
+    portExists: (port) => reached(async (request) => rows(check(await transact(request, [selectPort(port)]))[0]).length > 0),
+
+    deletePort: (bridge, port) =>
+      reached(async (request) => {
+        // A mutation names a row only by uuid, so it is read first; the waits below make the
+        // write fail, not misfire, when the port was renamed, removed or moved in between.
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const found = rows(check(await transact(request, [selectPort(port)]))[0]);
+          if (found[0] === undefined) return 'absent';
+          const uuid = parse(Uuid, found[0]._uuid, 'Port._uuid');
+          const results = await transact(request, [
+            { op: 'wait', table: 'Port', where: [['_uuid', '==', uuid]], columns: ['name'], until: '==', rows: [{ name: port }], timeout: 0 },
+            { op: 'wait', table: 'Bridge', where: [['name', '==', bridge], ['ports', 'includes', uuid]], columns: ['name'], until: '==', rows: [{ name: bridge }], timeout: 0 },
+            // Port and Interface are not root tables: dropping the last reference garbage-collects
+            // the Port row and its Interfaces at commit, so no explicit delete is needed.
+            { op: 'mutate', table: 'Bridge', where: [['name', '==', bridge]], mutations: [['ports', 'delete', ['set', [uuid]]]] },
+          ]);
+          if (results[0]?.error === 'timed out') continue; // the port changed under us: look again
+          if (results[1]?.error === 'timed out') {
+            throw new CniError(Code.IOFailure, `OVS port ${port} is not on bridge ${bridge}`, `nothing was changed; \`ovs-vsctl port-to-br ${port}\` names its bridge`);
+          }
+          check(results);
+          return 'deleted';
+        }
+        throw new CniError(Code.IOFailure, `OVS port ${port} kept changing while it was being deleted`, `\`ovs-vsctl --if-exists del-port ${bridge} ${port}\``);
+      }),
+  };
+}
+
+/** Opens the socket, lets `work` send requests one at a time, and always closes it. */
+async function withConnection<T>(socketPath: string, timeoutMs: number, malformed: (what: string) => CniError, work: (request: Request) => Promise<T>): Promise<T> {
+  const sock = await new Promise<Socket>((resolve, reject) => {
+    const s = connect(socketPath);
+    const timer = setTimeout(() => (s.destroy(), reject(new Unreachable(`no connection to ${socketPath} within ${timeoutMs} ms`))), timeoutMs);
+    s.once('error', (err) => (clearTimeout(timer), reject(new Unreachable(err.message)))); // "connect ENOENT /run/…"
+    s.once('connect', () => (clearTimeout(timer), s.removeAllListeners('error'), resolve(s)));
+  });
+  let buffer = '';
+  let nextId = 0;
+  let failure: Error | undefined;
+  let waiting: { id: number; settle: (err: Error | undefined, result?: unknown) => void } | undefined;
+  const fail = (err: Error) => {
+    failure ??= err;
+    waiting?.settle(failure);
+    sock.destroy();
+  };
+  const receive = (text: string) => {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return fail(malformed(`not JSON: ${text.slice(0, 120)}`));
+    }
+    const m = Message.safeParse(msg);
+    if (!m.success) return fail(malformed(`not a JSON-RPC message: ${text.slice(0, 120)}`));
+    // The server may probe an idle client with echo; an unanswered echo ends the session.
+    if (m.data.method === 'echo') return void sock.write(JSON.stringify({ id: m.data.id, result: m.data.params ?? [], error: null }));
+    if (waiting === undefined || m.data.id !== waiting.id) return; // a notification, or a stale reply
+    const { error, result } = m.data;
+    if (error !== null && error !== undefined) return waiting.settle(new CniError(Code.IOFailure, `OVSDB at ${socketPath} refused the request: ${JSON.stringify(error)}`));
+    waiting.settle(undefined, result);
+  };
+  sock.setEncoding('utf8'); // multi-byte characters split across chunks are joined for us
+  sock.on('data', (chunk: string) => {
+    buffer += chunk;
+    if (buffer.length > MAX_REPLY) return fail(malformed(`a reply over ${MAX_REPLY} bytes`));
+    for (let cut = cutObject(buffer); cut !== undefined && !failure; cut = cutObject(buffer)) {
+      if (cut === 'garbage') return fail(malformed(`not JSON: ${buffer.trim().slice(0, 120)}`));
+      buffer = cut.rest;
+      receive(cut.text);
+    }
+  });
+  sock.on('error', (err) => fail(new CniError(Code.IOFailure, `OVSDB at ${socketPath} failed: ${err.message}`)));
+  sock.on('close', () => fail(malformed('the connection closed before a reply')));
+
+  const request: Request = (method, params) =>
+    new Promise((resolve, reject) => {
+      if (failure) return reject(failure);
+      const id = nextId++;
+      const timer = setTimeout(() => fail(new Unreachable(`no answer from ${socketPath} within ${timeoutMs} ms`)), timeoutMs);
+      waiting = { id, settle: (err, result) => (clearTimeout(timer), (waiting = undefined), err ? reject(err) : resolve(result)) };
+      sock.write(JSON.stringify({ method, params, id }));
+    });
+  try {
+    return await work(request);
+  } finally {
+    failure ??= new Error('session closed');
+    sock.destroy();
+  }
+}
+
+/** The first complete JSON object in `buf`: OVSDB sends objects back to back with no framing. */
+function cutObject(buf: string): { text: string; rest: string } | 'garbage' | undefined {
+  const start = buf.search(/\S/);
+  if (start < 0) return undefined;
+  if (buf[start] !== '{') return 'garbage';
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  for (let i = start; i < buf.length; i++) {
+    const c = buf[i];
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (c === '\\') escaped = true;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '{' || c === '[') depth++;
+    else if ((c === '}' || c === ']') && --depth === 0) return { text: buf.slice(start, i + 1), rest: buf.slice(i + 1) };
+  }
+  return undefined;
+}

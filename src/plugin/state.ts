@@ -1,0 +1,133 @@
+import { mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { CniError, Code } from '../cni/errors.js';
+import { ResultSchema } from '../cni/result.js';
+import { isPciAddress } from '../node/pci.js';
+
+/**
+ * What ADD resolved, kept per VF in <state_dir>/vf/<pci>.json until a successful DEL, so DEL
+ * and CHECK never depend on the user's config again and no VF is lost track of. One file per
+ * VF, because a VF belongs to at most one attachment.
+ */
+export const Attachment = z.object({
+  version: z.literal(1),
+  network: z.string(),
+  containerId: z.string(),
+  ifname: z.string(),
+  netns: z.string(),
+  pod: z.object({ name: z.string(), namespace: z.string() }),
+  deviceID: z.string().refine(isPciAddress),
+  pf: z.string(),
+  uplink: z.string().optional(),
+  vfIndex: z.number().int().nonnegative(),
+  representor: z.object({ original: z.string().optional(), host: z.string().optional() }),
+  result: ResultSchema,
+  createdAt: z.string(),
+});
+export type Attachment = z.infer<typeof Attachment>;
+
+export interface AttachmentKey {
+  network: string;
+  containerId: string;
+  ifname: string;
+}
+
+export function sameAttachment(a: AttachmentKey, b: AttachmentKey): boolean {
+  return a.network === b.network && a.containerId === b.containerId && a.ifname === b.ifname;
+}
+
+export function describeKey(k: AttachmentKey): string {
+  return `${k.network}/${k.containerId}/${k.ifname}`;
+}
+
+export class StateStore {
+  constructor(readonly dir: string) {}
+
+  get vfDir(): string {
+    return join(this.dir, 'vf');
+  }
+
+  get lockDir(): string {
+    return join(this.dir, 'lock');
+  }
+
+  private file(pci: string): string {
+    return join(this.vfDir, `${pci}.json`);
+  }
+
+  async get(pci: string): Promise<Attachment | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.file(pci), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw stateError(this.file(pci), err);
+    }
+    const parsed = Attachment.safeParse(safeJson(text));
+    if (!parsed.success) throw new CniError(Code.IOFailure, `state file ${this.file(pci)} is corrupt`, `remove it once the VF is known to be free: rm ${this.file(pci)}`);
+    return parsed.data;
+  }
+
+  /** Written to a temp file and renamed into place: a reader sees the old or the new, never half. */
+  async put(a: Attachment): Promise<void> {
+    await mkdir(this.vfDir, { recursive: true, mode: 0o700 });
+    const tmp = `${this.file(a.deviceID)}.tmp.${process.pid}`;
+    try {
+      await writeFile(tmp, JSON.stringify(a, null, 1) + '\n', { mode: 0o600 });
+      await rename(tmp, this.file(a.deviceID));
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw stateError(this.file(a.deviceID), err);
+    }
+  }
+
+  async remove(pci: string): Promise<void> {
+    try {
+      await unlink(this.file(pci));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw stateError(this.file(pci), err);
+    }
+  }
+
+  /** Every attachment on record, with the files that could not be read. */
+  async all(): Promise<{ attachments: Attachment[]; unreadable: Array<{ pci: string; error: CniError }> }> {
+    let names: string[] = [];
+    try {
+      names = await readdir(this.vfDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw stateError(this.vfDir, err);
+    }
+    const attachments: Attachment[] = [];
+    const unreadable: Array<{ pci: string; error: CniError }> = [];
+    for (const name of names) {
+      const pci = name.slice(0, -'.json'.length);
+      if (!name.endsWith('.json') || !isPciAddress(pci)) continue;
+      try {
+        const a = await this.get(pci);
+        if (a) attachments.push(a);
+      } catch (err) {
+        unreadable.push({ pci, error: err as CniError });
+      }
+    }
+    return { attachments, unreadable };
+  }
+
+  /** The attachment of this container and ifname, when its deviceID is not known. */
+  async find(key: AttachmentKey): Promise<Attachment | undefined> {
+    return (await this.all()).attachments.find((a) => sameAttachment(a, key));
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function stateError(path: string, err: unknown): CniError {
+  const e = err as NodeJS.ErrnoException;
+  return new CniError(Code.IOFailure, `state ${path}: ${e.code ?? e.message}`, `${e.message}; is state_dir writable by root?`);
+}

@@ -1,0 +1,166 @@
+/** The OVSDB client against a real ovsdb-server, and against sockets that are not OVSDB. */
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { execa } from 'execa';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ovsdbClient } from '../../src/node/ovsdb.js';
+import { CniError } from '../../src/cni/errors.js';
+import { hasOvsdb, startOvsdb, type OvsdbServer } from '../support/ovsdb-server.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'kovo-ovsdb-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** What a rejected promise threw, as { code, msg } for the assertion. */
+async function failure(p: Promise<unknown>): Promise<{ code: number; msg: string }> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof CniError)) throw new Error(`expected a CniError, got ${String(err)}`);
+  return { code: err.code, msg: err.message };
+}
+
+describe.skipIf(!hasOvsdb())('OVSDB client against ovsdb-server', () => {
+  let ovs: OvsdbServer | undefined;
+  beforeEach(async () => {
+    ovs = await startOvsdb(dir);
+  });
+  afterEach(async () => {
+    await ovs?.stop();
+    ovs = undefined;
+  });
+  const server = () => ovs!;
+  const client = () => ovsdbClient(server().socket, 5_000);
+
+  it('hwOffload reads undefined when other_config has no hw-offload', async () => {
+    expect(await client().hwOffload()).toEqual({ reachable: true, value: undefined });
+  });
+
+  it('hwOffload reads "true" once it is set', async () => {
+    await server().vsctl('set', 'Open_vSwitch', '.', 'other_config:hw-offload=true');
+    expect(await client().hwOffload()).toEqual({ reachable: true, value: 'true' });
+  });
+
+  it('hwOffload reads "false" among other keys', async () => {
+    await server().vsctl('set', 'Open_vSwitch', '.', 'other_config:hw-offload=false', 'other_config:tc-policy=skip_sw');
+    expect(await client().hwOffload()).toEqual({ reachable: true, value: 'false' });
+  });
+
+  it('deletePort removes the port and its interface, then finds it absent', async () => {
+    await server().vsctl('add-port', 'br-int', 'rep0', '--', 'set', 'interface', 'rep0', 'type=internal');
+    expect(await server().vsctl('list-ports', 'br-int')).toBe('rep0');
+    expect(await client().portExists('rep0')).toBe(true);
+
+    expect(await client().deletePort('br-int', 'rep0')).toBe('deleted');
+    expect(await server().vsctl('list-ports', 'br-int')).toBe('');
+    expect(await server().vsctl('--if-exists', 'get', 'port', 'rep0', 'name')).toBe('');
+    // The Interface row went with the Port (garbage collection of non-root rows).
+    expect(await server().vsctl('--bare', '--columns=name', 'list', 'interface')).toBe('br-int');
+    expect(await client().portExists('rep0')).toBe(false);
+
+    expect(await client().deletePort('br-int', 'rep0')).toBe('absent');
+  });
+
+  it('deletePort leaves the other ports on the bridge alone', async () => {
+    await server().vsctl('add-port', 'br-int', 'rep0', '--', 'set', 'interface', 'rep0', 'type=internal');
+    await server().vsctl('add-port', 'br-int', 'rep1', '--', 'set', 'interface', 'rep1', 'type=internal');
+    expect(await client().deletePort('br-int', 'rep0')).toBe('deleted');
+    expect(await server().vsctl('list-ports', 'br-int')).toBe('rep1');
+  });
+
+  it('deletePort refuses a port on another bridge and changes nothing', async () => {
+    await server().vsctl('add-br', 'br-ex');
+    await server().vsctl('add-port', 'br-ex', 'eth1', '--', 'set', 'interface', 'eth1', 'type=internal');
+    expect(await failure(client().deletePort('br-int', 'eth1'))).toEqual({ code: 5, msg: 'OVS port eth1 is not on bridge br-int' });
+    expect(await server().vsctl('list-ports', 'br-ex')).toBe('eth1');
+  });
+
+  it('portExists is false for a port never added', async () => {
+    expect(await client().portExists('nope0')).toBe(false);
+  });
+});
+
+describe('OVSDB client when the socket is not a working OVSDB', () => {
+  const fakes: Server[] = [];
+  afterEach(async () => {
+    await Promise.all(fakes.splice(0).map((s) => new Promise((r) => s.close(r))));
+  });
+  /** A unix-socket server that hands each connection and its requests to `serve`. */
+  async function fake(serve: (sock: Socket, request: string) => void): Promise<string> {
+    const path = join(dir, 'fake.sock');
+    const server = createServer((sock) => {
+      sock.setEncoding('utf8');
+      sock.on('data', (chunk: string) => serve(sock, chunk));
+      sock.on('error', () => undefined);
+    });
+    fakes.push(server);
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    return path;
+  }
+
+  it('hwOffload: no socket file is unreachable, not an error', async () => {
+    const answer = await ovsdbClient(join(dir, 'db.sock'), 1_000).hwOffload();
+    expect(answer).toMatchObject({ reachable: false });
+    expect(answer.reachable === false && answer.why).toContain('ENOENT');
+  });
+
+  it('hwOffload: a socket nobody listens on is unreachable', async () => {
+    // A listener killed without cleanup leaves its socket file behind, as a crashed ovsdb-server does.
+    const path = join(dir, 'db.sock');
+    const script = `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`;
+    await execa('node', ['-e', script], { reject: false, timeout: 10_000 });
+    expect(existsSync(path)).toBe(true);
+    const answer = await ovsdbClient(path, 1_000).hwOffload();
+    expect(answer).toMatchObject({ reachable: false });
+    expect(answer.reachable === false && answer.why).toContain('ECONNREFUSED');
+  });
+
+  it('hwOffload: a server that never answers is unreachable after the timeout', async () => {
+    const path = await fake(() => undefined);
+    const answer = await ovsdbClient(path, 300).hwOffload();
+    expect(answer).toEqual({ reachable: false, why: `no answer from ${path} within 300 ms` });
+  });
+
+  it('hwOffload: a server that answers garbage is an I/O failure (5)', async () => {
+    const path = await fake((sock) => sock.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
+    const err = await failure(ovsdbClient(path, 1_000).hwOffload());
+    expect(err.code).toBe(5);
+    expect(err.msg).toContain('answered garbage');
+  });
+
+  it('hwOffload: a JSON reply of the wrong shape is an I/O failure (5)', async () => {
+    const path = await fake((sock, request) => sock.write(JSON.stringify({ id: JSON.parse(request).id, result: { rows: 'no' }, error: null })));
+    expect((await failure(ovsdbClient(path, 1_000).hwOffload())).code).toBe(5);
+  });
+
+  it('hwOffload: answers an echo, and reads a reply split into one-byte chunks', async () => {
+    let pending: unknown;
+    let echoed: unknown;
+    const path = await fake((sock, text) => {
+      const msg = JSON.parse(text) as { id: unknown; method?: string };
+      if (msg.method === 'transact') {
+        pending = msg.id;
+        return void sock.write(JSON.stringify({ method: 'echo', params: ['ping'], id: 'echo' }));
+      }
+      echoed = msg;
+      const reply = JSON.stringify({ id: pending, result: [{ rows: [{ other_config: ['map', [['note', 'a "}" in a string'], ['hw-offload', 'true']]] }] }], error: null });
+      const drip = (i: number): void => void (i < reply.length && sock.write(reply[i]!, () => setImmediate(drip, i + 1)));
+      drip(0);
+    });
+    expect(await ovsdbClient(path, 5_000).hwOffload()).toEqual({ reachable: true, value: 'true' });
+    expect(echoed).toEqual({ id: 'echo', result: ['ping'], error: null });
+  });
+
+  it('deletePort and portExists: an unreachable OVSDB is an I/O failure (5)', async () => {
+    const client = ovsdbClient(join(dir, 'db.sock'), 1_000);
+    expect(await failure(client.portExists('rep0'))).toMatchObject({ code: 5 });
+    expect((await failure(client.deletePort('br-int', 'rep0'))).msg).toMatch(/is unreachable: connect ENOENT/);
+  });
+});
