@@ -22,12 +22,16 @@ const POLL_MS = 25;
 const BREAKER_STALE_MS = 5_000;
 
 export async function lockVf(dir: string, pci: string, timeoutMs: number, clock: () => number = Date.now): Promise<Lock> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await mkdir(dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
+    throw lockError(dir, err);
+  });
   const path = join(dir, `${pci}.lock`);
   const me: Owner = { pid: process.pid, start: startTime(process.pid) ?? '' };
   const mine = JSON.stringify(me);
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-  await writeFile(tmp, mine, { mode: 0o600 });
+  await writeFile(tmp, mine, { mode: 0o600 }).catch((err: unknown) => {
+    throw lockError(tmp, err);
+  });
   const deadline = clock() + timeoutMs;
   try {
     for (;;) {

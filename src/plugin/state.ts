@@ -71,9 +71,9 @@ export class StateStore {
 
   /** Written to a temp file and renamed into place: a reader sees the old or the new, never half. */
   async put(a: Attachment): Promise<void> {
-    await mkdir(this.vfDir, { recursive: true, mode: 0o700 });
     const tmp = `${this.file(a.deviceID)}.tmp.${process.pid}`;
     try {
+      await mkdir(this.vfDir, { recursive: true, mode: 0o700 });
       await writeFile(tmp, JSON.stringify(a, null, 1) + '\n', { mode: 0o600 });
       await rename(tmp, this.file(a.deviceID));
     } catch (err) {

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { cniError, useWorld, VF0, PF } from './harness.js';
+import { connectx5 } from '../support/sim-node.js';
 
 describe('refusals', () => {
   const world = useWorld();
@@ -169,5 +170,59 @@ describe('a sysfs that answers garbage', () => {
     const err = cniError(await w.run('ADD'));
     expect(err.code).toBe(5);
     expect(err.msg).toBe(`cannot read ${join(w.node.root, 'sys/bus/pci/devices', PF, 'net/enp66s0f0np0/phys_switch_id')}: EISDIR`);
+  });
+});
+
+describe('the seed\'s remaining prerequisites: no bond, OVS hw-offload', () => {
+  const bonded = useWorld({ spec: () => ({ pfs: [{ ...connectx5(), bond: 'bond0' }] }) });
+
+  it('106: the uplink is enslaved to a bond', async () => {
+    const w = bonded();
+    const err = cniError(await w.run('ADD'));
+    expect(err).toMatchObject({ code: 106, msg: 'uplink enp66s0f0np0 of PF 0000:42:00.0 is enslaved to bond bond0' });
+    expect(err.details).toContain('"allow_bond": true');
+  });
+
+  it('offload.allow_bond accepts the bond (VF-LAG)', async () => {
+    expect((await bonded().run('ADD', { offload: { allow_bond: true } })).exitCode).toBe(0);
+  });
+});
+
+describe('an uplink under a master that is not a bond', () => {
+  const bridged = useWorld({ spec: () => ({ pfs: [{ ...connectx5(), master: 'ovs-system' }] }) });
+
+  it('is not refused: OVS and bridge masters are not bonds', async () => {
+    expect((await bridged().run('ADD')).exitCode).toBe(0);
+  });
+});
+
+describe('OVS other_config:hw-offload', () => {
+  const world = useWorld();
+
+  it.each([
+    ['false', 'OVS other_config:hw-offload is "false", not true'],
+    [undefined, 'OVS other_config:hw-offload is unset, not true'],
+  ])('107: hw-offload=%s', async (value, msg) => {
+    const w = world();
+    if (value) await w.ovs.vsctl('set', 'Open_vSwitch', '.', `other_config:hw-offload=${value}`);
+    else await w.ovs.vsctl('remove', 'Open_vSwitch', '.', 'other_config', 'hw-offload');
+    const err = cniError(await w.run('ADD'));
+    expect(err).toMatchObject({ code: 107, msg });
+    expect(err.details).toContain('ovs-vsctl set Open_vSwitch . other_config:hw-offload=true');
+  });
+
+  it('an unreachable OVSDB is a warning, not a refusal', async () => {
+    const w = world();
+    const out = await w.run('ADD', { ovsdb_socket: join(w.node.root, 'no-such.sock') });
+    expect(out.exitCode).toBe(0);
+    expect(out.json!.warnings).toEqual([expect.stringMatching(/^OVS other_config:hw-offload is unverified: OVSDB not reachable \(.*ENOENT/)]);
+  });
+
+  it('offload.check_ovs false does not ask OVSDB', async () => {
+    const w = world();
+    await w.ovs.vsctl('set', 'Open_vSwitch', '.', 'other_config:hw-offload=false');
+    const out = await w.run('ADD', { offload: { check_ovs: false } });
+    expect(out.exitCode).toBe(0);
+    expect(w.log().find((l) => l.msg === 'offload checks')!.ovsHwOffload).toEqual({ state: 'not checked', detail: 'offload.check_ovs is false' });
   });
 });

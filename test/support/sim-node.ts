@@ -39,6 +39,10 @@ export interface PfSpec {
   hostReps?: Array<{ name: string; vf: number }>;
   /** Write /sys/class/net/<uplink>/compat/devlink/mode (MOFED kernels). */
   compatFile?: boolean;
+  /** The uplink enslaved to this bond (master link, bonding/ on the bond, bonding_slave/). */
+  bond?: string;
+  /** The uplink under a non-bond master (an OVS bridge's ovs-system, a Linux bridge). */
+  master?: string;
 }
 
 export interface NodeSpec {
@@ -242,6 +246,19 @@ export class SimNode {
     if (pf.mode === 'switchdev') Object.assign(uplinkAttrs, { phys_port_name: `p${pfNum}`, phys_switch_id: pf.switchId });
     if (pf.compatFile) uplinkAttrs['compat/devlink/mode'] = pf.mode;
     this.writeNetdev(pf.pci, pf.uplink, uplinkAttrs);
+    const upper = pf.bond ?? pf.master;
+    if (upper) {
+      // A virtual device, as the kernel lists bonds and bridges: /sys/devices/virtual/net/<name>.
+      const dir = this.sys('devices', 'virtual', 'net', upper);
+      mkdirSync(dir, { recursive: true });
+      if (pf.bond) {
+        this.write(join(dir, 'bonding', 'slaves'), pf.uplink);
+        this.write(join(dir, 'bonding', 'mode'), 'active-backup 1');
+        this.write(this.sys(PCI_PARENT, pf.pci, 'net', pf.uplink, 'bonding_slave', 'state'), 'active');
+      }
+      this.link(dir, this.sys('class', 'net', upper));
+      this.link(dir, this.sys(PCI_PARENT, pf.pci, 'net', pf.uplink, 'master'));
+    }
     for (const vf of pf.vfs) {
       this.link(this.sys(PCI_PARENT, vf.pci), join(pfDir, `virtfn${vf.index}`));
       const vfDir = this.pciDevice(vf.pci, { vendor: '0x15b3', device: '0x1018' }, vf.driver);
