@@ -46,7 +46,8 @@ export function useWorld(opts: { spec?: () => NodeSpec; daemon?: Partial<SimDaem
     rmSync(ovsDir, { recursive: true, force: true });
   });
   beforeEach(async () => {
-    await ovs!.vsctl('set', 'Open_vSwitch', '.', 'other_config:hw-offload=true');
+    // Each test starts from an empty br-int and hw-offload=true, whatever the last one left.
+    await ovs!.vsctl('--', '--if-exists', 'del-br', 'br-int', '--', 'add-br', 'br-int', '--', 'set', 'Open_vSwitch', '.', 'other_config:hw-offload=true');
     const node = new SimNode(opts.spec?.() ?? { pfs: [connectx5()] });
     const socket = join(node.root, 'kube-ovn-daemon.sock');
     const logFile = join(node.root, 'plugin.log');

@@ -1,6 +1,6 @@
 /** What the plugin keeps per VF, its locks, and how DEL, CHECK, GC and STATUS use them. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cniError, useWorld, VF0, type World } from './harness.js';
 import { startTime } from '../../src/plugin/lock.js';
@@ -32,6 +32,26 @@ describe('per-VF state', () => {
     expect((await w.run('DEL', { deviceID: undefined, pciBusID: undefined })).exitCode).toBe(0);
     expect(w.received('/api/v1/del')[0]!.deviceID).toBe(VF0);
     expect(w.stateFiles()).toEqual([]);
+  });
+
+  it('DEL succeeds when the VF itself is gone (VFs re-created) and the daemon cannot release it', async () => {
+    const w = world();
+    await w.run('ADD', {}, { netns: w.liveNetns });
+    rmSync(join(w.node.root, 'sys/bus/pci/devices', VF0));
+    w.daemon.setFault({ kind: 'status', status: 500, body: '{"error":"del nic failed: no such device"}' });
+    expect((await w.run('DEL', {}, { netns: w.liveNetns })).exitCode).toBe(0);
+    expect(w.stateFiles()).toEqual([]);
+    expect(w.log()).toContainEqual(expect.objectContaining({ msg: expect.stringContaining('no port enp66s0f0r0 on br-int: nothing was left') }));
+  });
+
+  it('DEL after a lost netns removes the representor port from br-int through OVSDB', async () => {
+    const w = world();
+    await w.run('ADD');
+    await w.ovs.vsctl('add-port', 'br-int', 'enp66s0f0r0', '--', 'set', 'interface', 'enp66s0f0r0', 'type=internal');
+    w.daemon.setFault({ kind: 'status', status: 500, body: '{"error":"del nic failed failed to release VF eth0"}' });
+    expect((await w.run('DEL')).exitCode).toBe(0); // CNI_NETNS does not exist here
+    expect(await w.ovs.vsctl('list-ports', 'br-int')).toBe('');
+    expect(w.log()).toContainEqual(expect.objectContaining({ level: 'info', msg: 'removed stale port enp66s0f0r0 from br-int' }));
   });
 
   it('CHECK without deviceID in its config finds the VF in the record', async () => {
