@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { createRig, hostLinks, isRoot, linkInfo, routes, type Rig } from '../support/e2e.js';
+import { createRig, finishRig, isRoot, linkInfo, routes, type Rig } from '../support/e2e.js';
 import { hostNicName } from '../support/sim-daemon.js';
 
 const VF0 = '0000:42:00.2';
@@ -15,10 +15,9 @@ const VF0 = '0000:42:00.2';
 describe.skipIf(!isRoot)('pod path through libcni (root)', () => {
   let rig: Rig | undefined;
   afterEach(async () => {
-    const prefix = rig ? `kv${rig.id}` : '';
-    await rig?.cleanup();
-    if (prefix) expect(await hostLinks(prefix)).toEqual([]);
+    const done = rig;
     rig = undefined;
+    await finishRig(done);
   });
 
   it.each(['0.3.1', '1.0.0'])('ADD → CHECK → DEL with cniVersion %s puts the VF in the pod with the daemon address, then gives it back', async (cniVersion) => {

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { createRig, hostLinks, isRoot, linkInfo, type Rig } from '../support/e2e.js';
+import { createRig, finishRig, isRoot, linkInfo, type Rig } from '../support/e2e.js';
 import { invoke } from '../support/plugin.js';
 
 const VF0 = '0000:42:00.2';
@@ -16,10 +16,9 @@ const files = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir) : [
 describe.skipIf(!isRoot)('lifecycle (root)', () => {
   let rig: Rig | undefined;
   afterEach(async () => {
-    const prefix = rig ? `kv${rig.id}` : '';
-    await rig?.cleanup();
-    if (prefix) expect(await hostLinks(prefix)).toEqual([]);
+    const done = rig;
     rig = undefined;
+    await finishRig(done);
   });
 
   const ports = async (r: Rig) => (await r.ovs.vsctl('list-ports', 'br-int')).split('\n').filter(Boolean);

@@ -179,3 +179,11 @@ export async function hostLinks(prefix: string): Promise<string[]> {
   const r = await execa('ip', ['-j', 'link', 'show'], { timeout: 10_000 });
   return (JSON.parse(String(r.stdout)) as Array<{ ifname: string }>).map((l) => l.ifname).filter((n) => n.startsWith(prefix));
 }
+
+/** Removes a rig and checks it left no link behind in the host netns. */
+export async function finishRig(rig: Rig | undefined): Promise<void> {
+  if (!rig) return;
+  await rig.cleanup();
+  const left = await hostLinks(`kv${rig.id}`);
+  if (left.length > 0) throw new Error(`rig ${rig.id} left links behind: ${left.join(', ')}`);
+}
