@@ -23,7 +23,7 @@ const NetConf = z.looseObject({
   cniVersion: z.string(),
   name: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'network name must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$'),
   type: z.string().optional(),
-  server_socket: z.string().optional(),
+  server_socket: z.string().min(1).optional(),
   provider: z.string().optional(),
   routes: z.array(Route).nullish(),
   dns: Dns.optional(),
@@ -32,7 +32,7 @@ const NetConf = z.looseObject({
   pciBusID: z.string().optional(),
   ipam: z.looseObject({
     type: z.string().optional(),
-    server_socket: z.string().optional(),
+    server_socket: z.string().min(1).optional(),
     provider: z.string().optional(),
     routes: z.array(Route).nullish(),
   }).optional(),
@@ -45,7 +45,7 @@ const NetConf = z.looseObject({
     allow_bond: z.boolean().optional(),
     check_ovs: z.boolean().optional(),
   }).optional(),
-  ovsdb_socket: z.string().optional(),
+  ovsdb_socket: z.string().min(1).optional(),
   // Node's timers hold at most 2^31-1 ms; a larger deadline would fire at once.
   daemon_timeout_s: z.number().positive().max(MAX_TIMEOUT_S).optional(),
   tool_timeout_s: z.number().positive().max(MAX_TIMEOUT_S).optional(),

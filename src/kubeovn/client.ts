@@ -89,7 +89,7 @@ function transportError(err: NodeJS.ErrnoException, socket: string, path: string
 /** Whether the daemon's socket accepts a connection (its own liveness probe does the same). */
 export function daemonListening(socketPath: string, timeoutMs: number): Promise<{ ok: true } | { ok: false; why: string }> {
   return new Promise((resolve) => {
-    const sock = connect(socketPath);
+    const sock = connect({ path: socketPath }); // an object: a string like "6640" would mean a TCP port
     const done = (r: { ok: true } | { ok: false; why: string }) => {
       clearTimeout(timer);
       sock.destroy();

@@ -106,7 +106,7 @@ export function ovsdbClient(socketPath: string, timeoutMs: number): Ovsdb {
 /** Opens the socket, lets `work` send requests one at a time, and always closes it. */
 async function withConnection<T>(socketPath: string, timeoutMs: number, malformed: (what: string) => CniError, work: (request: Request) => Promise<T>): Promise<T> {
   const sock = await new Promise<Socket>((resolve, reject) => {
-    const s = connect(socketPath);
+    const s = connect({ path: socketPath }); // an object: a string like "6640" would mean a TCP port
     const timer = setTimeout(() => (s.destroy(), reject(new Unreachable(`no connection to ${socketPath} within ${timeoutMs} ms`))), timeoutMs);
     s.once('error', (err) => (clearTimeout(timer), reject(new Unreachable(err.message)))); // "connect ENOENT /run/…"
     s.once('connect', () => (clearTimeout(timer), s.removeAllListeners('error'), resolve(s)));

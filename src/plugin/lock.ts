@@ -41,10 +41,10 @@ export async function lockVf(dir: string, pci: string, timeoutMs: number, clock:
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw lockError(path, err);
       }
-      const holder = await readOwner(path);
-      if (holder && !isAlive(holder)) await breakStale(path, holder);
+      const holder = await readHolder(path);
+      if (holder && (await isStale(path, holder))) await breakStale(path, holder.text);
       if (clock() >= deadline) {
-        throw new CniError(Code.TryAgainLater, `VF ${pci} is busy: another ADD or DEL holds its lock`, `lock ${path} held by pid ${holder?.pid ?? '?'} for more than ${timeoutMs / 1000}s`);
+        throw new CniError(Code.TryAgainLater, `VF ${pci} is busy: another ADD or DEL holds its lock`, `lock ${path} held by pid ${holder?.owner?.pid ?? '?'} for more than ${timeoutMs / 1000}s`);
       }
       await sleep(POLL_MS);
     }
@@ -54,7 +54,7 @@ export async function lockVf(dir: string, pci: string, timeoutMs: number, clock:
 }
 
 /** Breaks a dead owner's lock, once: the breaker makes the re-read and unlink one step. */
-async function breakStale(path: string, dead: Owner): Promise<void> {
+async function breakStale(path: string, deadText: string): Promise<void> {
   const breaker = `${path}.break`;
   try {
     await writeFile(breaker, String(process.pid), { flag: 'wx', mode: 0o600 });
@@ -65,8 +65,8 @@ async function breakStale(path: string, dead: Owner): Promise<void> {
     return;
   }
   try {
-    const now = await readOwner(path);
-    if (now && now.pid === dead.pid && now.start === dead.start) await unlink(path).catch(() => undefined);
+    const now = await readHolder(path);
+    if (now && now.text === deadText) await unlink(path).catch(() => undefined);
   } finally {
     await unlink(breaker).catch(() => undefined);
   }
@@ -77,13 +77,34 @@ async function releaseIfMine(path: string, mine: string): Promise<void> {
   if (text === mine) await unlink(path).catch(() => undefined);
 }
 
-async function readOwner(path: string): Promise<Owner | undefined> {
+interface Holder {
+  text: string;
+  /** Undefined when the file does not name an owner (emptied by a power loss, say). */
+  owner?: Owner;
+}
+
+/** The lock file's content; undefined when it vanished between link() and here. */
+async function readHolder(path: string): Promise<Holder | undefined> {
+  let text: string;
   try {
-    const o = JSON.parse(await readFile(path, 'utf8')) as Owner;
-    return typeof o.pid === 'number' ? o : undefined;
+    text = await readFile(path, 'utf8');
   } catch {
-    return undefined; // vanished between link() and here, or half-written: look again
+    return undefined;
   }
+  try {
+    const o = JSON.parse(text) as Owner;
+    return { text, owner: typeof o.pid === 'number' && typeof o.start === 'string' ? o : undefined };
+  } catch {
+    return { text };
+  }
+}
+
+// link() publishes a complete file, so one that names no owner was damaged, not half-written
+// by a live process; it is stale once it is older than any plugin's start-up.
+async function isStale(path: string, h: Holder): Promise<boolean> {
+  if (h.owner) return !isAlive(h.owner);
+  const age = await fileAgeMs(path);
+  return age !== undefined && age > BREAKER_STALE_MS;
 }
 
 function isAlive(o: Owner): boolean {
@@ -131,8 +152,8 @@ export async function removeDeadLocks(dir: string): Promise<string[]> {
   for (const name of names.filter((n) => n.endsWith('.lock'))) {
     const path = join(dir, name);
     try {
-      const owner = await readOwner(path);
-      if (owner && !isAlive(owner)) await breakStale(path, owner);
+      const holder = await readHolder(path);
+      if (holder && (await isStale(path, holder))) await breakStale(path, holder.text);
     } catch (err) {
       failures.push(`${path}: ${(err as Error).message}`);
     }

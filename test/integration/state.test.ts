@@ -1,6 +1,6 @@
 /** What the plugin keeps per VF, its locks, and how DEL, CHECK, GC and STATUS use them. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cniError, useWorld, VF0, type World } from './harness.js';
 import { startTime } from '../../src/plugin/lock.js';
@@ -151,6 +151,19 @@ describe('locks', () => {
     writeFileSync(lockFile(w), JSON.stringify(owner));
     expect((await w.run('ADD', { lock_timeout_s: 5 })).exitCode).toBe(0);
     expect(w.stateFiles()).toEqual([`vf/${VF0}.json`]);
+  });
+});
+
+describe('a damaged lock file', () => {
+  const world = useWorld();
+
+  it('one that names no owner (emptied by a power loss) is broken once it is older than a start-up', async () => {
+    const w = world();
+    const file = join(w.stateDir, 'lock', `${VF0}.lock`);
+    mkdirSync(join(w.stateDir, 'lock'), { recursive: true });
+    writeFileSync(file, '');
+    utimesSync(file, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    expect((await w.run('ADD', { lock_timeout_s: 5 })).exitCode).toBe(0);
   });
 });
 
