@@ -10,7 +10,13 @@ async function readStdin(): Promise<string> {
 
 async function main(): Promise<number> {
   if (!process.env.CNI_COMMAND) {
-    return runCli(process.argv.slice(2), (s) => process.stdout.write(s), (s) => process.stderr.write(s));
+    return runCli({
+      argv: process.argv.slice(2),
+      env: process.env,
+      out: (s) => process.stdout.write(s),
+      err: (s) => process.stderr.write(s),
+      isTTY: Boolean(process.stdout.isTTY),
+    });
   }
   return runPlugin({ env: process.env, stdin: await readStdin(), stdout: (s) => process.stdout.write(s) });
 }

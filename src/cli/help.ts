@@ -6,15 +6,23 @@ export const HELP = `${ABOUT}
 
 As a CNI plugin (CNI_COMMAND set), it stands where "type": "kube-ovn" stood in a
 NetworkAttachmentDefinition: on ADD it finds the VF that Multus passed as deviceID, its PF,
-uplink and representor, checks switchdev mode and hw-tc-offload, and forwards the pod to the
-kube-ovn daemon. It refuses the pod, naming the cause and the fix, when offload cannot work.
-CNI protocol versions: ${SUPPORTED_VERSIONS.join(', ')}.
+uplink and representor, checks switchdev mode, hw-tc-offload, bond and OVS hw-offload, and
+forwards the pod to the kube-ovn daemon. It refuses the pod, naming the cause and the fix,
+when offload cannot work. CNI protocol versions: ${SUPPORTED_VERSIONS.join(', ')}.
 
 Usage:
-  kube-ovn-offload version     print the plugin version
-  kube-ovn-offload --help      this text
+  kube-ovn-offload doctor [--pf DEV] [--json]
+      check this node's offload prerequisites, one line each, with the fix
+  kube-ovn-offload setup --pf DEV --vfs N [--apply] [--emit-systemd]
+      the SR-IOV and switchdev set-up as a plan of shell commands; --apply runs it
+  kube-ovn-offload manifests --resource NAME [--nad NS/NAME] [--provider P] ...
+      the device-plugin ConfigMap, NetworkAttachmentDefinition and example Pod, as YAML
+  kube-ovn-offload flows [--input FILE] [--all] [--json]
+      offloaded and software datapath flows per pod, from ovs-appctl dpctl/dump-flows
+  kube-ovn-offload version
+  kube-ovn-offload <command> --help
 
 Environment:
-  KUBE_OVN_OFFLOAD_SYSFS_ROOT  read /sys under this root (default /)
-  KUBE_OVN_OFFLOAD_STATE_DIR   overrides the state_dir config key
+  KUBE_OVN_OFFLOAD_SYSFS_ROOT  read /sys, /proc and /run under this root (default /)
+  KUBE_OVN_OFFLOAD_STATE_DIR   the plugin's state_dir (default /var/lib/cni/kube-ovn-offload)
 `;

@@ -1,24 +1,64 @@
+import { CniError } from '../cni/errors.js';
 import { SUPPORTED_VERSIONS } from '../cni/version.js';
+import type { CliIo } from './host.js';
+import { UsageError } from './host.js';
 import { ABOUT, HELP } from './help.js';
 
 declare const __VERSION__: string;
 
+export interface Command {
+  name: string;
+  summary: string;
+  help: string;
+  run(io: CliIo): Promise<number>;
+}
+
+// Loaded when asked for, so a command's libraries cost nothing to the others.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  doctor: async () => (await import('./doctor.js')).doctor,
+  setup: async () => (await import('./setup.js')).setup,
+  manifests: async () => (await import('./manifests.js')).manifests,
+  flows: async () => (await import('./flows.js')).flows,
+};
+
 /** The operator CLI: runs when CNI_COMMAND is not set. Returns the exit status. */
-export function runCli(argv: string[], out: (s: string) => void, err: (s: string) => void): number {
-  const [cmd] = argv;
+export async function runCli(io: CliIo): Promise<number> {
+  const [cmd, ...rest] = io.argv;
   if (cmd === undefined) {
     // As libcni's skel does when run by hand: say what this is, on stderr.
-    err(`${ABOUT}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\nRun "kube-ovn-offload --help" for usage.\n`);
+    io.err(`${ABOUT}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\nRun "kube-ovn-offload --help" for usage.\n`);
     return 0;
   }
   if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    out(HELP);
+    const topic = rest[0] && COMMANDS[rest[0]];
+    io.out(topic ? (await topic()).help : HELP);
     return 0;
   }
   if (cmd === 'version' || cmd === '--version') {
-    out(`kube-ovn-offload ${typeof __VERSION__ === 'string' ? __VERSION__ : 'dev'}\n`);
+    io.out(`kube-ovn-offload ${typeof __VERSION__ === 'string' ? __VERSION__ : 'dev'}\n`);
     return 0;
   }
-  err(`kube-ovn-offload: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`);
-  return 2;
+  const load = COMMANDS[cmd];
+  if (!load) {
+    io.err(`kube-ovn-offload: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`);
+    return 2;
+  }
+  const command = await load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(command.help);
+    return 0;
+  }
+  try {
+    return await command.run({ ...io, argv: rest });
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`kube-ovn-offload ${command.name}: ${err.message}\n\n${command.help}`);
+      return 2;
+    }
+    if (err instanceof CniError) {
+      io.err(`kube-ovn-offload ${command.name}: ${err.message}${err.details ? `\n  ${err.details}` : ''}\n`);
+      return 1;
+    }
+    throw err;
+  }
 }

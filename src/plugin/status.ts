@@ -1,10 +1,9 @@
 import { CniError, Code } from '../cni/errors.js';
 import { daemonListening } from '../kubeovn/client.js';
-import { isPciAddress } from '../node/pci.js';
+import { mellanoxPfs } from '../node/inventory.js';
 import type { Context } from './context.js';
 import { preflight } from './preflight.js';
 
-const MELLANOX = '0x15b3';
 // What STATUS judges: the node-wide prerequisites, not one VF's representor or driver.
 const NODE_WIDE = new Set<number>([Code.NotSwitchdev, Code.HwTcOffload, Code.PfInBond, Code.OvsHwOffload]);
 
@@ -20,13 +19,11 @@ export async function cmdStatus(ctx: Context): Promise<void> {
     throw new CniError(Code.PluginNotAvailable, `kube-ovn daemon is not reachable at ${conf.serverSocket}: ${r.why}`, 'Is the kube-ovn-cni pod running on this node? (kubectl -n kube-system get pods -l app=kube-ovn-cni -o wide)');
   }
   const problems: string[] = [];
-  for (const pf of await node.sysfs.list(node.sysfs.path('bus', 'pci', 'devices'))) {
-    if (!isPciAddress(pf) || (await node.sysfs.read(node.sysfs.pciDevice(pf, 'vendor'))) !== MELLANOX) continue;
-    if (Number(await node.sysfs.read(node.sysfs.pciDevice(pf, 'sriov_numvfs')) ?? 0) <= 0) continue;
-    const vf0 = await node.sysfs.linkName(node.sysfs.pciDevice(pf, 'virtfn0'));
-    if (!vf0 || !isPciAddress(vf0)) continue;
-    const report = await preflight(node, vf0, { ...conf, vfDriver: '' }, { vfInHost: false });
-    for (const f of report.failures.filter((f) => NODE_WIDE.has(f.code))) problems.push(`PF ${pf}: ${f.message} (${f.code})`);
+  for (const pf of await mellanoxPfs(node.sysfs)) {
+    const vf0 = pf.vfs[0];
+    if (pf.numVfs <= 0 || !vf0) continue;
+    const report = await preflight(node, vf0.pci, { ...conf, vfDriver: '' }, { vfInHost: false });
+    for (const f of report.failures.filter((f) => NODE_WIDE.has(f.code))) problems.push(`PF ${pf.pci}: ${f.message} (${f.code})`);
   }
   if (problems.length > 0) {
     throw new CniError(Code.LimitedConnectivity, `offload is degraded on this node: ${problems[0]}`, problems.join('; '));

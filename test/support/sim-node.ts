@@ -78,7 +78,7 @@ export function connectx5(opts: { vfs?: number; prefix?: string; mode?: Mode; hw
       pci: `${base}${String(Math.floor((i + 2) / 8)).padStart(2, '0')}.${(i + 2) % 8}`,
       driver: 'mlx5_core' as const,
       netdev: `${prefix}v${i}`.slice(0, 15),
-      rep: mode === 'switchdev' ? `${prefix}r${i}`.slice(0, 15) : undefined,
+      rep: `${prefix}r${i}`.slice(0, 15), // present in sysfs only in switchdev mode
       mac: `02:00:00:00:42:${String(i).padStart(2, '0')}`,
     })),
   };
@@ -88,10 +88,18 @@ export class SimNode {
   readonly root: string;
   readonly spec: NodeSpec;
 
-  constructor(spec: NodeSpec, root?: string) {
+  constructor(spec: NodeSpec, root?: string, build = true) {
     this.root = root ?? mkdtempSync(join(tmpdir(), 'kovo-sysfs-'));
     this.spec = spec;
-    this.build();
+    if (build) this.build();
+  }
+
+  /**
+   * The node a tree was built for, read back from the model kept beside it: the fake tools'
+   * "kernel" (sim-kernel.ts) uses it to apply `devlink … set` and `ethtool -K` as mlx5 would.
+   */
+  static load(root: string): SimNode {
+    return new SimNode(JSON.parse(readFileSync(join(root, 'sim-node.json'), 'utf8')) as NodeSpec, root, false);
   }
 
   /** PATH for the plugin: the fake tools first (those not 'absent'), then the system's. */
@@ -132,6 +140,14 @@ export class SimNode {
     const pf = this.pf(pci);
     pf.mode = mode;
     this.rebuildPf(pf);
+  }
+
+  /** `ethtool -K <uplink> hw-tc-offload on|off` as the driver takes it; false for another netdev. */
+  setHwTcOfNetdev(netdev: string, on: boolean): boolean {
+    const pf = this.spec.pfs.find((p) => p.uplink === netdev);
+    if (!pf || pf.hwTc === 'unsupported') return false;
+    this.setHwTc(pf.pci, on ? 'on' : 'off');
+    return true;
   }
 
   setHwTc(pci: string, hwTc: HwTc): void {
@@ -328,5 +344,7 @@ export class SimNode {
     const tmp = `${this.stateFile}.tmp`;
     writeFileSync(tmp, JSON.stringify(state, null, 1));
     renameSync(tmp, this.stateFile);
+    writeFileSync(`${tmp}.model`, JSON.stringify(this.spec));
+    renameSync(`${tmp}.model`, join(this.root, 'sim-node.json'));
   }
 }

@@ -1,0 +1,225 @@
+import { parseArgs } from 'node:util';
+import { daemonListening } from '../kubeovn/client.js';
+import { bondOf } from '../node/bond.js';
+import { devlinkPorts, eswitchMode } from '../node/devlink.js';
+import { eswitchModeOf } from '../node/eswitch.js';
+import { hwTcOffload } from '../node/features.js';
+import { mellanoxPfs, pickPf, type PfInventory } from '../node/inventory.js';
+import { ovsdbClient } from '../node/ovsdb.js';
+import { findRepresentor } from '../node/representor.js';
+import type { Command } from './main.js';
+import { hostFromEnv, UsageError, type CliIo, type Host } from './host.js';
+
+export type Status = 'PASS' | 'WARN' | 'FAIL';
+
+export interface Check {
+  /** "node", or the PF ("0000:42:00.0 enp66s0f0np0") the check is about. */
+  scope: string;
+  check: string;
+  status: Status;
+  detail: string;
+  fix?: string;
+}
+
+const MIN_KERNEL = [5, 7];
+
+const HELP = `kube-ovn-offload doctor [--pf DEV] [--json] [--ovsdb SOCK] [--daemon-socket SOCK]
+
+Checks this node against the prerequisites of Mellanox ASAP² offload with Kube-OVN, one
+line each — PASS, WARN or FAIL — with the command that fixes a failure:
+  mellanox-pf       a ConnectX-5/6/7 or BlueField PF is present (PCI vendor 15b3)
+  kernel            Linux 5.7 or later (/proc/sys/kernel/osrelease)
+  vfs               VFs created (sriov_numvfs > 0, at most sriov_totalvfs)
+  switchdev         the eSwitch is in switchdev mode (devlink, else sysfs)
+  hw-tc-offload     on, on the uplink (ethtool; WARN when ethtool is missing)
+  bond              the uplink is not enslaved to a bond
+  vf-drivers        VFs bound to mlx5_core (vfio-pci is said as such)
+  representors      one representor per VF
+  networkmanager    NetworkManager does not manage the PF (WARN)
+  ovs-hw-offload    OVS other_config:hw-offload=true, read over OVSDB
+  kube-ovn-daemon   the kube-ovn daemon's socket accepts connections
+
+Options:
+  --pf DEV              check only this PF (PCI address or netdev); default: every Mellanox PF
+  --json                one JSON document: {"checks": [...], "summary": {...}}
+  --ovsdb SOCK          OVSDB socket (default /run/openvswitch/db.sock)
+  --daemon-socket SOCK  kube-ovn daemon socket (default /run/openvswitch/kube-ovn-daemon.sock)
+
+Exit status: 0 when nothing FAILs, 1 when something does, 2 for a usage error.
+/sys, /proc and /run are read under KUBE_OVN_OFFLOAD_SYSFS_ROOT when it is set.
+`;
+
+export const doctor: Command = {
+  name: 'doctor',
+  summary: "check this node's offload prerequisites",
+  help: HELP,
+  async run(io: CliIo): Promise<number> {
+    const { values } = parse(io.argv);
+    const host = hostFromEnv(io.env);
+    const checks = await diagnose(host, {
+      pf: values.pf,
+      ovsdb: values.ovsdb ?? host.path('run', 'openvswitch', 'db.sock'),
+      daemon: values['daemon-socket'] ?? host.path('run', 'openvswitch', 'kube-ovn-daemon.sock'),
+    });
+    const summary = { pass: count(checks, 'PASS'), warn: count(checks, 'WARN'), fail: count(checks, 'FAIL') };
+    io.out(values.json ? JSON.stringify({ checks, summary }, null, 2) + '\n' : render(checks, io.isTTY));
+    return summary.fail > 0 ? 1 : 0;
+  },
+};
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      options: { pf: { type: 'string' }, json: { type: 'boolean' }, ovsdb: { type: 'string' }, 'daemon-socket': { type: 'string' } },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** Every check, node-wide first, then per PF; independent checks run side by side. */
+export async function diagnose(host: Host, opts: { pf?: string; ovsdb: string; daemon: string }): Promise<Check[]> {
+  const all = await mellanoxPfs(host.sysfs);
+  const selected = opts.pf ? pickPf(all, opts.pf) : undefined;
+  if (opts.pf && !selected) throw new UsageError(`no Mellanox PF ${JSON.stringify(opts.pf)} on this node (found: ${all.map(label).join(', ') || 'none'})`);
+  const pfs = selected ? [selected] : all;
+  const [kernel, ovs, daemon, perPf] = await Promise.all([
+    kernelCheck(host),
+    ovsCheck(opts.ovsdb),
+    daemonCheck(opts.daemon),
+    Promise.all(pfs.map((pf) => pfChecks(host, pf))),
+  ]);
+  return [presence(all), kernel, ...perPf.flat(), ovs, daemon];
+}
+
+function presence(pfs: PfInventory[]): Check {
+  const offloadable = pfs.filter((p) => p.family);
+  const scope = 'node';
+  if (offloadable.length > 0) return { scope, check: 'mellanox-pf', status: 'PASS', detail: offloadable.map(label).join(', ') };
+  if (pfs.length > 0) return { scope, check: 'mellanox-pf', status: 'WARN', detail: `Mellanox devices without known ASAP² support: ${pfs.map((p) => `${p.pci} (device ${p.device})`).join(', ')}` };
+  return { scope, check: 'mellanox-pf', status: 'FAIL', detail: 'no Mellanox PCI function (vendor 15b3) on this node', fix: 'ASAP² needs a ConnectX-5 or newer, or a BlueField; `lspci -nn | grep 15b3` lists them' };
+}
+
+function label(pf: PfInventory): string {
+  return `${pf.pci} ${pf.family ?? `device ${pf.device}`}${pf.uplink ?? pf.netdevs[0] ? ` (${pf.uplink ?? pf.netdevs[0]})` : ''}`;
+}
+
+async function kernelCheck(host: Host): Promise<Check> {
+  const release = await host.sysfs.read(host.path('proc', 'sys', 'kernel', 'osrelease'));
+  const base = { scope: 'node', check: 'kernel' };
+  if (!release) return { ...base, status: 'WARN', detail: 'cannot read /proc/sys/kernel/osrelease' };
+  const [major = 0, minor = 0] = release.split(/[.-]/).map(Number); // "6.1.0-18-amd64" → 6, 1
+  const ok = major > MIN_KERNEL[0]! || (major === MIN_KERNEL[0] && minor >= MIN_KERNEL[1]!);
+  return ok ? { ...base, status: 'PASS', detail: `${release} (≥ 5.7)` }
+    : { ...base, status: 'FAIL', detail: `${release} is older than 5.7`, fix: 'upgrade the kernel to 5.7 or later (or CentOS 8 Stream)' };
+}
+
+async function ovsCheck(socket: string): Promise<Check> {
+  const base = { scope: 'node', check: 'ovs-hw-offload' };
+  const fix = 'ovs-vsctl set Open_vSwitch . other_config:hw-offload=true, then restart ovs-vswitchd (Kube-OVN: HW_OFFLOAD=true, restart the ovs-ovn pod)';
+  try {
+    const answer = await ovsdbClient(socket, 2000).hwOffload();
+    if (!answer.reachable) return { ...base, status: 'WARN', detail: `OVSDB not reachable at ${socket}: ${answer.why} (use --ovsdb SOCK)` };
+    return answer.value === 'true' ? { ...base, status: 'PASS', detail: 'other_config:hw-offload=true' }
+      : { ...base, status: 'FAIL', detail: `other_config:hw-offload is ${answer.value === undefined ? 'unset' : JSON.stringify(answer.value)}`, fix };
+  } catch (err) {
+    return { ...base, status: 'FAIL', detail: `OVSDB at ${socket} answered garbage: ${(err as Error).message}` };
+  }
+}
+
+async function daemonCheck(socket: string): Promise<Check> {
+  const r = await daemonListening(socket, 2000);
+  return r.ok ? { scope: 'node', check: 'kube-ovn-daemon', status: 'PASS', detail: `${socket} accepts connections` }
+    : { scope: 'node', check: 'kube-ovn-daemon', status: 'FAIL', detail: `${socket}: ${r.why}`, fix: 'kubectl -n kube-system get pods -l app=kube-ovn-cni -o wide; the daemon runs in the kube-ovn-cni pod of this node' };
+}
+
+async function pfChecks(host: Host, pf: PfInventory): Promise<Check[]> {
+  const scope = `PF ${pf.pci}${pf.uplink ?? pf.netdevs[0] ? ` ${pf.uplink ?? pf.netdevs[0]}` : ''}`;
+  const dev = pf.uplink ?? pf.netdevs[0];
+  const [modeAnswer, ports, hwTc, bond, nm] = await Promise.all([
+    eswitchMode(host.run, pf.pci),
+    devlinkPorts(host.run),
+    dev ? hwTcOffload(host.run, dev) : undefined,
+    dev ? bondOf(host.sysfs, dev) : undefined,
+    dev ? networkManaged(host, dev) : undefined,
+  ]);
+  const eswitch = await eswitchModeOf(host.sysfs, modeAnswer, { uplink: pf.uplink, all: pf.netdevs });
+  const checks: Check[] = [];
+  const add = (check: string, status: Status, detail: string, fix?: string) => checks.push({ scope, check, status, detail, ...(fix ? { fix } : {}) });
+  const numvfsPath = `/sys/bus/pci/devices/${pf.pci}/sriov_numvfs`;
+
+  if (pf.numVfs <= 0) add('vfs', 'FAIL', `no VFs (sriov_totalvfs ${pf.totalVfs})`, `kube-ovn-offload setup --pf ${dev ?? pf.pci} --vfs N, or echo N > ${numvfsPath} (N ≤ ${pf.totalVfs})`);
+  else if (pf.totalVfs > 0 && pf.numVfs > pf.totalVfs) add('vfs', 'FAIL', `${pf.numVfs} VFs, more than sriov_totalvfs ${pf.totalVfs}`);
+  else add('vfs', 'PASS', `${pf.numVfs} of ${pf.totalVfs} VFs`);
+
+  const switchdevFix = `kube-ovn-offload setup --pf ${dev ?? pf.pci} --vfs ${Math.max(pf.numVfs, 1)} (unbind the VFs, devlink dev eswitch set pci/${pf.pci} mode switchdev, rebind)`;
+  if (eswitch.mode === 'switchdev') add('switchdev', 'PASS', `switchdev (${eswitch.source})`);
+  else add('switchdev', 'FAIL', `eSwitch in ${eswitch.mode} mode (${eswitch.source})`, switchdevFix);
+
+  if (!dev) add('hw-tc-offload', 'FAIL', 'the PF has no netdev', 'bind the PF to mlx5_core');
+  else if (!hwTc || hwTc.value === undefined) add('hw-tc-offload', 'WARN', `unverified on ${dev}: ${hwTc && 'why' in hwTc ? hwTc.why : 'no answer'}`);
+  else if (hwTc.value === 'on') add('hw-tc-offload', 'PASS', `on, on ${dev}`);
+  else if (hwTc.value === 'off') add('hw-tc-offload', 'FAIL', `off on ${dev}`, `ethtool -K ${dev} hw-tc-offload on`);
+  else add('hw-tc-offload', 'FAIL', `not supported on ${dev} (fixed off)`, 'this NIC, driver or firmware cannot offload TC flows');
+
+  if (bond) add('bond', 'FAIL', `${dev} is enslaved to bond ${bond}`, `ip link set ${dev} nomaster, or "offload": {"allow_bond": true} for VF-LAG`);
+  else add('bond', 'PASS', dev ? `${dev} is not in a bond` : 'no netdev');
+
+  const drivers = new Map<string, string[]>();
+  for (const vf of pf.vfs) drivers.set(vf.driver || '(none)', [...(drivers.get(vf.driver || '(none)') ?? []), vf.pci]);
+  const other = [...drivers].filter(([d]) => d !== 'mlx5_core' && d !== 'vfio-pci');
+  const said = [...drivers].map(([d, v]) => `${v.length} on ${d}`).join(', ');
+  if (pf.vfs.length === 0) add('vf-drivers', 'WARN', 'no VFs to look at');
+  else if (other.length > 0) add('vf-drivers', 'FAIL', said, `echo <vf> > /sys/bus/pci/drivers/mlx5_core/bind for ${other.flatMap(([, v]) => v).join(' ')}`);
+  else add('vf-drivers', 'PASS', drivers.has('vfio-pci') ? `${said} (vfio-pci VFs need "vf_driver": "vfio-pci" in the NAD)` : said);
+
+  if (eswitch.mode === 'switchdev') {
+    const reps = await Promise.all(pf.vfs.map(async (vf) => ({ vf, rep: await findRepresentor(host.sysfs, ports, pf.pci, vf.index) })));
+    const missing = reps.filter((r) => !r.rep).map((r) => `VF ${r.vf.index} (${r.vf.pci})`);
+    if (missing.length > 0) add('representors', 'FAIL', `no representor for ${missing.join(', ')}`, 'bind those VFs to mlx5_core while the PF is in switchdev mode');
+    else add('representors', 'PASS', `${reps.length} of ${pf.vfs.length}: ${reps.map((r) => r.rep!.name).join(' ')}`);
+  } else {
+    add('representors', 'FAIL', 'none: representors exist only in switchdev mode', switchdevFix);
+  }
+
+  if (nm === 'managed') add('networkmanager', 'WARN', `NetworkManager manages ${dev}; it can upset the driver during the switch`, `nmcli device set ${dev} managed no (or systemctl stop NetworkManager)`);
+  else add('networkmanager', 'PASS', nm === 'not running' ? 'NetworkManager is not running' : `NetworkManager does not manage ${dev ?? 'the PF'}`);
+  return checks;
+}
+
+/** NetworkManager's per-device state in /run/NetworkManager/devices/<ifindex> ("managed=true"). */
+async function networkManaged(host: Host, dev: string): Promise<'managed' | 'unmanaged' | 'not running'> {
+  const run = host.path('run', 'NetworkManager');
+  if ((await host.sysfs.list(run)).length === 0) return 'not running';
+  const ifindex = await host.sysfs.read(host.sysfs.netdev(dev, 'ifindex'));
+  const state = ifindex ? await host.sysfs.read(host.path('run', 'NetworkManager', 'devices', ifindex)) : undefined;
+  return state && /^managed=(true|1)$/m.test(state) ? 'managed' : 'unmanaged';
+}
+
+function count(checks: Check[], s: Status): number {
+  return checks.filter((c) => c.status === s).length;
+}
+
+const COLOURS: Record<Status, string> = { PASS: '\x1b[32m', WARN: '\x1b[33m', FAIL: '\x1b[31m' };
+
+/** Aligned lines grouped by scope; colour only on a terminal. */
+export function render(checks: Check[], colour: boolean): string {
+  const width = Math.max(...checks.map((c) => c.check.length));
+  const lines: string[] = [];
+  let scope = '';
+  for (const c of checks) {
+    if (c.scope !== scope) {
+      scope = c.scope;
+      lines.push(colour ? `\x1b[1m${scope}\x1b[0m` : scope);
+    }
+    const status = colour ? `${COLOURS[c.status]}${c.status}\x1b[0m` : c.status;
+    lines.push(`  ${status}  ${c.check.padEnd(width)}  ${c.detail}`);
+    if (c.fix && c.status !== 'PASS') lines.push(`  ${' '.repeat(4)}  ${' '.repeat(width)}  fix: ${c.fix}`);
+  }
+  const [p, w, f] = (['PASS', 'WARN', 'FAIL'] as const).map((s) => count(checks, s));
+  lines.push('', `PASS ${p}  WARN ${w}  FAIL ${f}`);
+  return lines.join('\n') + '\n';
+}

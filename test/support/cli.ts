@@ -1,0 +1,14 @@
+/** Runs the built bundle's operator CLI as a process, as an operator would (no CNI_COMMAND). */
+import { execa } from 'execa';
+import { PLUGIN_BIN } from './plugin.js';
+
+export interface CliOutcome {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function cli(args: string[], env: Record<string, string>): Promise<CliOutcome> {
+  const r = await execa(PLUGIN_BIN, args, { env, extendEnv: false, reject: false, timeout: 60_000, stdin: 'ignore' });
+  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
