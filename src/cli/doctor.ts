@@ -92,7 +92,7 @@ export async function diagnose(host: Host, opts: { pf?: string; ovsdb: string; d
     daemonCheck(opts.daemon),
     Promise.all(pfs.map((pf) => pfChecks(host, pf))),
   ]);
-  return [presence(all), kernel, ...perPf.flat(), ovs, daemon];
+  return [presence(all), kernel, ovs, daemon, ...perPf.flat()];
 }
 
 function presence(pfs: PfInventory[]): Check {
@@ -122,7 +122,7 @@ async function ovsCheck(socket: string): Promise<Check> {
   const fix = 'ovs-vsctl set Open_vSwitch . other_config:hw-offload=true, then restart ovs-vswitchd (Kube-OVN: HW_OFFLOAD=true, restart the ovs-ovn pod)';
   try {
     const answer = await ovsdbClient(socket, 2000).hwOffload();
-    if (!answer.reachable) return { ...base, status: 'WARN', detail: `OVSDB not reachable at ${socket}: ${answer.why} (use --ovsdb SOCK)` };
+    if (!answer.reachable) return { ...base, status: 'WARN', detail: `unverified: OVSDB not reachable at ${socket} (${errnoOf(answer.why)}); --ovsdb SOCK names another` };
     return answer.value === 'true' ? { ...base, status: 'PASS', detail: 'other_config:hw-offload=true' }
       : { ...base, status: 'FAIL', detail: `other_config:hw-offload is ${answer.value === undefined ? 'unset' : JSON.stringify(answer.value)}`, fix };
   } catch (err) {
@@ -133,7 +133,12 @@ async function ovsCheck(socket: string): Promise<Check> {
 async function daemonCheck(socket: string): Promise<Check> {
   const r = await daemonListening(socket, 2000);
   return r.ok ? { scope: 'node', check: 'kube-ovn-daemon', status: 'PASS', detail: `${socket} accepts connections` }
-    : { scope: 'node', check: 'kube-ovn-daemon', status: 'FAIL', detail: `${socket}: ${r.why}`, fix: 'kubectl -n kube-system get pods -l app=kube-ovn-cni -o wide; the daemon runs in the kube-ovn-cni pod of this node' };
+    : { scope: 'node', check: 'kube-ovn-daemon', status: 'FAIL', detail: `no answer at ${socket} (${errnoOf(r.why)})`, fix: 'is the kube-ovn-cni pod of this node running? kubectl -n kube-system get pods -l app=kube-ovn-cni -o wide' };
+}
+
+/** "connect ENOENT /run/openvswitch/db.sock" → "ENOENT": the path is said once already. */
+function errnoOf(why: string): string {
+  return /\bE[A-Z]+\b/.exec(why)?.[0] ?? why;
 }
 
 async function pfChecks(host: Host, pf: PfInventory): Promise<Check[]> {

@@ -18,8 +18,8 @@ describe('doctor', () => {
     expect(out.exitCode).toBe(0);
     const { checks, summary } = JSON.parse(out.stdout) as { checks: Check[]; summary: Record<string, number> };
     expect(checks.map((c) => `${c.status} ${c.check}`)).toEqual([
-      'PASS mellanox-pf', 'PASS kernel', 'PASS vfs', 'PASS switchdev', 'PASS hw-tc-offload', 'PASS bond', 'PASS vf-drivers',
-      'PASS representors', 'PASS networkmanager', 'PASS ovs-hw-offload', 'PASS kube-ovn-daemon',
+      'PASS mellanox-pf', 'PASS kernel', 'PASS ovs-hw-offload', 'PASS kube-ovn-daemon', 'PASS vfs', 'PASS switchdev', 'PASS hw-tc-offload',
+      'PASS bond', 'PASS vf-drivers', 'PASS representors', 'PASS networkmanager',
     ]);
     expect(summary).toEqual({ pass: 11, warn: 0, fail: 0 });
     expect(byName(checks)['mellanox-pf']!.detail).toBe('0000:42:00.0 ConnectX-5 (enp66s0f0np0)');
