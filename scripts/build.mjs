@@ -1,21 +1,37 @@
-// Bundles src/main.ts into one file that bin/kube-ovn-offload runs.
+// Bundles src/main.ts for bin/kube-ovn-offload: dist/kube-ovn-offload.mjs plus chunks that
+// load only when their path needs them (the CLI never loads for a CNI call, nor the plugin
+// for the CLI). `--sea` instead writes one CommonJS file for the single executable.
 import { build } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+const sea = process.argv.includes('--sea');
 
-await build({
-  entryPoints: ['src/main.ts'],
-  outfile: 'dist/kube-ovn-offload.mjs',
+const common = {
+  entryPoints: { 'kube-ovn-offload': 'src/main.ts' },
   bundle: true,
   platform: 'node',
   target: 'node20',
-  format: 'esm',
   minify: true,
-  sourcemap: 'linked',
   legalComments: 'none',
   define: { __VERSION__: JSON.stringify(version) },
-  // execa (ESM) pulls in CommonJS dependencies that call require().
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',
-});
+};
+
+if (sea) {
+  // Node 20's single executable runs one CommonJS script: no chunks, dynamic imports inlined.
+  await build({ ...common, outfile: 'dist/sea/kube-ovn-offload.cjs', format: 'cjs' });
+} else {
+  rmSync('dist/chunks', { recursive: true, force: true });
+  await build({
+    ...common,
+    outdir: 'dist',
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunks/[name]-[hash]',
+    format: 'esm',
+    splitting: true,
+    sourcemap: 'linked',
+    // execa (ESM) pulls in CommonJS dependencies that call require().
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  });
+}

@@ -1,5 +1,5 @@
-import { runCli } from './cli/main.js';
-import { runPlugin } from './plugin/run.js';
+// The entry point: CNI plugin or operator CLI. Each path loads only its own modules
+// (dynamic imports become separate chunks), since every pod pays this start-up.
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) return '';
@@ -9,7 +9,9 @@ async function readStdin(): Promise<string> {
 }
 
 async function main(): Promise<number> {
-  if (!process.env.CNI_COMMAND) {
+  const command = process.env.CNI_COMMAND;
+  if (!command) {
+    const { runCli } = await import('./cli/main.js');
     return runCli({
       argv: process.argv.slice(2),
       env: process.env,
@@ -18,7 +20,15 @@ async function main(): Promise<number> {
       isTTY: Boolean(process.stdout.isTTY),
     });
   }
-  return runPlugin({ env: process.env, stdin: await readStdin(), stdout: (s) => process.stdout.write(s) });
+  const stdin = await readStdin();
+  if (command === 'VERSION') {
+    // Needs nothing but the version table: no schema, no node tools.
+    const { stdinVersion, versionResult } = await import('./cni/version.js');
+    process.stdout.write(JSON.stringify(versionResult(stdinVersion(stdin))) + '\n');
+    return 0;
+  }
+  const { runPlugin } = await import('./plugin/run.js');
+  return runPlugin({ env: process.env, stdin, stdout: (s) => process.stdout.write(s) });
 }
 
 main().then(

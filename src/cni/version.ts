@@ -35,3 +35,13 @@ export function versionResult(stdinVersion: unknown): { cniVersion: string; supp
     supportedVersions: [...SUPPORTED_VERSIONS],
   };
 }
+
+/** The cniVersion a config on stdin names, read leniently so even an error can carry it. */
+export function stdinVersion(stdin: string): string {
+  try {
+    const v = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
+    return typeof v === 'string' && v ? v : LATEST;
+  } catch {
+    return LATEST;
+  }
+}

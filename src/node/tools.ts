@@ -1,4 +1,5 @@
-import { execa } from 'execa';
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
 import { CniError, Code, firstLine } from '../cni/errors.js';
 
 export interface ToolOutput {
@@ -13,25 +14,63 @@ export type Answer<T> = { value: T; source: string } | { value?: undefined; sour
 /** Runs a node tool found on PATH. `absent` when it is not installed (thick Multus images). */
 export type RunTool = (tool: string, args: string[]) => Promise<ToolOutput | 'absent'>;
 
+const MAX_OUTPUT = 16 * 1024 * 1024; // a tool printing more than this is broken
+
 /**
- * One wrapper for every child process: a timeout, stderr captured into the error, and no
- * exception for a non-zero exit (callers decide what an exit code means for that tool).
+ * One wrapper for every child process: a timeout (SIGKILL: a tool stuck in the kernel
+ * ignores gentler signals), stdout and stderr captured, no exception for a non-zero exit
+ * (callers decide what an exit code means for that tool), and cancellation once the answer
+ * is known. Node's own child_process, not execa: loading execa cost every pod ~20 ms of
+ * start-up (bench/results.md), and this is all the plugin needs of it.
  */
 export function toolRunner(timeoutMs: number, env: NodeJS.ProcessEnv = process.env, cancelSignal?: AbortSignal): RunTool {
-  return async (tool, args) => {
-    const r = await execa(tool, args, { timeout: timeoutMs, cancelSignal, reject: false, env, extendEnv: false, stdin: 'ignore', stripFinalNewline: false });
-    const cmd = `${tool} ${args.join(' ')}`;
-    if (r.isCanceled) throw new CniError(Code.IOFailure, `${tool} was cancelled`, cmd);
-    if (r.timedOut) {
-      throw new CniError(Code.IOFailure, `${tool} did not answer within ${timeoutMs / 1000}s`, `\`${cmd}\` was killed after ${timeoutMs} ms; is the kernel or the driver stuck?`);
-    }
-    const code = (r as { code?: string }).code;
-    if (code === 'ENOENT') return 'absent';
-    if (r.failed && r.exitCode === undefined) {
-      throw new CniError(Code.IOFailure, `${tool} could not be run: ${firstLine(r.message ?? '')}`, cmd);
-    }
-    return { exitCode: r.exitCode ?? 0, stdout: String(r.stdout), stderr: String(r.stderr) };
-  };
+  return (tool, args) =>
+    new Promise((resolve, reject) => {
+      const cmd = `${tool} ${args.join(' ')}`;
+      if (cancelSignal?.aborted) return reject(new CniError(Code.IOFailure, `${tool} was cancelled`, cmd));
+      const child = spawn(tool, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const stdout: Buffer[] = [];
+      const stderr: Buffer[] = [];
+      let size = 0;
+      let ended: 'timeout' | 'cancel' | 'overflow' | undefined;
+      let settled = false;
+      const stop = (why: typeof ended) => {
+        ended ??= why;
+        child.kill('SIGKILL');
+      };
+      const timer = setTimeout(() => stop('timeout'), timeoutMs);
+      const onAbort = () => stop('cancel');
+      cancelSignal?.addEventListener('abort', onAbort, { once: true });
+      const collect = (into: Buffer[]) => (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_OUTPUT) stop('overflow');
+        else into.push(chunk);
+      };
+      child.stdout.on('data', collect(stdout));
+      child.stderr.on('data', collect(stderr));
+      const settle = (f: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        cancelSignal?.removeEventListener('abort', onAbort);
+        f();
+      };
+      child.on('error', (err: NodeJS.ErrnoException) =>
+        settle(() => (err.code === 'ENOENT' ? resolve('absent') : reject(new CniError(Code.IOFailure, `${tool} could not be run: ${firstLine(err.message)}`, cmd)))),
+      );
+      child.on('close', (code, signal) =>
+        settle(() => {
+          if (ended === 'timeout') return reject(new CniError(Code.IOFailure, `${tool} did not answer within ${timeoutMs / 1000}s`, `\`${cmd}\` was killed after ${timeoutMs} ms; is the kernel or the driver stuck?`));
+          if (ended === 'cancel') return reject(new CniError(Code.IOFailure, `${tool} was cancelled`, cmd));
+          if (ended === 'overflow') return reject(new CniError(Code.IOFailure, `${tool} printed more than ${MAX_OUTPUT} bytes`, cmd));
+          resolve({ exitCode: code ?? 128 + (signal ? osSignal(signal) : 0), stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') });
+        }),
+      );
+    });
+}
+
+function osSignal(name: NodeJS.Signals): number {
+  return constants.signals[name] ?? 0;
 }
 
 /** The JSON a tool printed, or an I/O error that quotes what it printed instead. */

@@ -2,7 +2,7 @@ import { parseConfig, parseJson } from '../cni/config.js';
 import { parseEnv } from '../cni/env.js';
 import { asCniError, CniError, Code } from '../cni/errors.js';
 import { forVersion } from '../cni/result.js';
-import { LATEST, requireSupported, versionAtLeast, versionResult } from '../cni/version.js';
+import { requireSupported, stdinVersion, versionAtLeast, versionResult } from '../cni/version.js';
 import { daemonClient } from '../kubeovn/client.js';
 import { Sysfs } from '../node/sysfs.js';
 import { toolRunner } from '../node/tools.js';
@@ -25,7 +25,7 @@ export interface Io {
 
 /** One CNI invocation: returns the exit status; stdout gets the result or the error. */
 export async function runPlugin(io: Io): Promise<number> {
-  let cniVersion = guessVersion(io.stdin);
+  let cniVersion = stdinVersion(io.stdin);
   let log: Logger | undefined;
   // Ends every node tool still running once the answer is known (e.g. one hangs after another failed).
   const cancel = new AbortController();
@@ -89,16 +89,6 @@ function gateOnVersion(command: string, v: string): void {
   const min = command === 'CHECK' ? '0.4.0' : command === 'STATUS' || command === 'GC' ? '1.1.0' : '';
   if (min && !versionAtLeast(v, min)) {
     throw new CniError(Code.IncompatibleVersion, `config version ${v} does not allow ${command}`, `${command} needs cniVersion ${min} or later`);
-  }
-}
-
-/** The cniVersion to answer in, read leniently so even an error can carry it. */
-function guessVersion(stdin: string): string {
-  try {
-    const v = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
-    return typeof v === 'string' && v ? v : LATEST;
-  } catch {
-    return LATEST;
   }
 }
 

@@ -9,10 +9,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { createRig, finishRig, isRoot, linkInfo, routes, type Rig } from '../support/e2e.js';
 import { hostNicName } from '../support/sim-daemon.js';
+import { PLUGIN_BIN, SEA_BIN } from '../support/plugin.js';
 
 const VF0 = '0000:42:00.2';
 
-describe.skipIf(!isRoot)('pod path through libcni (root)', () => {
+describe.skipIf(!isRoot).each([
+  ['the bundle', PLUGIN_BIN],
+  ['the single executable', SEA_BIN],
+])('pod path through libcni (root), %s', (_, plugin) => {
   let rig: Rig | undefined;
   afterEach(async () => {
     const done = rig;
@@ -21,7 +25,7 @@ describe.skipIf(!isRoot)('pod path through libcni (root)', () => {
   });
 
   it.each(['0.3.1', '1.0.0'])('ADD → CHECK → DEL with cniVersion %s puts the VF in the pod with the daemon address, then gives it back', async (cniVersion) => {
-    rig = await createRig();
+    rig = await createRig({ plugin });
     const ns = await rig.netns();
     const nsName = ns.split('/').pop()!;
     rig.conflist({ cniVersion, deviceID: VF0 });
@@ -79,7 +83,7 @@ describe.skipIf(!isRoot)('pod path through libcni (root)', () => {
   });
 
   it('refuses the pod with 103 when the eSwitch is in legacy mode, and the VF stays on the host', async () => {
-    rig = await createRig();
+    rig = await createRig({ plugin });
     const ns = await rig.netns();
     rig.conflist({ cniVersion: '1.0.0', deviceID: VF0 });
     rig.node.setMode('0000:42:00.0', 'legacy');
@@ -94,7 +98,7 @@ describe.skipIf(!isRoot)('pod path through libcni (root)', () => {
   });
 
   it('CHECK fails with 103 once the eSwitch flips back to legacy, and with 109 when the pod lost its address', async () => {
-    rig = await createRig();
+    rig = await createRig({ plugin });
     const ns = await rig.netns();
     const nsName = ns.split('/').pop()!;
     rig.conflist({ cniVersion: '1.0.0', deviceID: VF0 });
@@ -113,7 +117,7 @@ describe.skipIf(!isRoot)('pod path through libcni (root)', () => {
   });
 
   it('two pods on two VFs of one PF each get their own VF and representor', async () => {
-    rig = await createRig({ vfs: 2 });
+    rig = await createRig({ vfs: 2, plugin });
     const [nsA, nsB] = [await rig.netns(), await rig.netns()];
     const vfNames = rig.node.pf().vfs.map((v) => v.netdev);
     rig.conflist({ cniVersion: '1.0.0', deviceID: VF0 });

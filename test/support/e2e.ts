@@ -57,7 +57,7 @@ export interface Rig {
 export const NETWORK = 'kube-ovn';
 
 /** A node with `vfs` VFs whose netdev/representor are real veth pairs, and a plumbing daemon. */
-export async function createRig(opts: { vfs?: number; daemon?: Partial<SimDaemonOptions>; spec?: (pf: NodeSpec['pfs'][number]) => void } = {}): Promise<Rig> {
+export async function createRig(opts: { vfs?: number; daemon?: Partial<SimDaemonOptions>; spec?: (pf: NodeSpec['pfs'][number]) => void; plugin?: string } = {}): Promise<Rig> {
   const id = randomBytes(2).toString('hex');
   const prefix = `kv${id}`;
   const pf = connectx5({ vfs: opts.vfs ?? 2, prefix });
@@ -96,7 +96,7 @@ export async function createRig(opts: { vfs?: number; daemon?: Partial<SimDaemon
     await daemon.start();
     const plugins = join(dir, 'plugins');
     mkdirSync(plugins);
-    symlinkSync(PLUGIN_BIN, join(plugins, 'kube-ovn-offload'));
+    symlinkSync(opts.plugin ?? PLUGIN_BIN, join(plugins, 'kube-ovn-offload'));
     symlinkSync('/usr/lib/cni/tuning', join(plugins, 'tuning'));
   } catch (err) {
     await cleanup();

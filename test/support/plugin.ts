@@ -3,6 +3,8 @@ import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
 
 export const PLUGIN_BIN = fileURLToPath(new URL('../../bin/kube-ovn-offload', import.meta.url));
+/** The single executable (`npm run package`): Node and the bundle in one file. */
+export const SEA_BIN = fileURLToPath(new URL('../../dist/kube-ovn-offload', import.meta.url));
 
 export interface Invocation {
   command: 'ADD' | 'DEL' | 'CHECK' | 'STATUS' | 'GC' | 'VERSION';
