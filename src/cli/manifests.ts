@@ -224,7 +224,7 @@ export function renderYaml(m: Manifests): string {
     'kube-ovn install.sh settings for offload (set them before "bash install.sh"):',
     `  ${m.installSh.map(([k, v]) => `${k}=${k === 'IFACE' ? iface : v}`).join(' ')}`,
     'ENABLE_LB=false because the NIC cannot offload the dp_hash/hash actions of OVN load balancers.',
-    'Not generated yet: the DaemonSet that installs kube-ovn-offload into /opt/cni/bin on every node.',
+    'Not generated yet: the DaemonSet that installs kube-ovn-offload into /opt/cni/bin on every node; apply deploy/daemonset.yaml of the kube-ovn-offload repository (deploy/README.md).',
   ];
   const docs = parts.map(([object, comment]) => {
     const doc = new Document(object);
