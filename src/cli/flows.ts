@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { CniError } from '../cni/errors.js';
 import { representorHostName } from '../kubeovn/naming.js';
 import { describeFlow, hashUse, inHardware, parseDump, usesAction, type Dump, type NumberedFlow } from '../node/dpflows.js';
@@ -33,14 +33,14 @@ Exit status: 0 a report was printed (also with WARN), 1 the flows could not be r
 2 usage error.
 `;
 
-const Counts = z.object({ flows: z.number().int().nonnegative(), packets: z.number().nonnegative(), bytes: z.number().nonnegative() });
+const Counts = z.object({ flows: z.number().check(z.int(), z.nonnegative()), packets: z.number().check(z.nonnegative()), bytes: z.number().check(z.nonnegative()) });
 const Pod = z.object({ namespace: z.string(), name: z.string() });
 const PortReport = z.object({
   port: z.string(),
   /** The pod, when the plugin's state knows the representor; null otherwise. */
-  pod: Pod.nullable(),
-  containerId: z.string().optional(),
-  deviceID: z.string().optional(),
+  pod: z.nullable(Pod),
+  containerId: z.optional(z.string()),
+  deviceID: z.optional(z.string()),
   hardware: Counts,
   software: Counts,
   /** `none`: a pod on record whose representor has no flow in the dump. */
@@ -49,10 +49,10 @@ const PortReport = z.object({
   warn: z.boolean(),
 });
 const HashFlow = z.object({
-  line: z.number().int().positive(),
-  ufid: z.string().optional(),
-  port: z.string().optional(),
-  pod: Pod.nullable(),
+  line: z.number().check(z.int(), z.positive()),
+  ufid: z.optional(z.string()),
+  port: z.optional(z.string()),
+  pod: z.nullable(Pod),
   /** `action hash(l4(0))` or `match dp_hash(0x1/0xf)`. */
   uses: z.string(),
   packets: z.number(),
@@ -69,7 +69,7 @@ export const FlowsReport = z.object({
   /** Ports that are not pod representors: the uplink, tunnel ports. */
   otherPorts: z.array(PortReport),
   hashFlows: z.array(HashFlow),
-  malformed: z.array(z.object({ line: z.number().int().positive(), text: z.string(), why: z.string() })),
+  malformed: z.array(z.object({ line: z.number().check(z.int(), z.positive()), text: z.string(), why: z.string() })),
   warnings: z.array(z.string()),
   notes: z.array(z.string()),
 });

@@ -6,7 +6,8 @@
  */
 import { parseArgs } from 'node:util';
 import { Document } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { en } from 'zod/locales';
 import { CniError } from '../cni/errors.js';
 import { SUPPORTED_VERSIONS } from '../cni/version.js';
 import { mellanoxPfs, pickPf, MELLANOX, type PfInventory, type VfInventory } from '../node/inventory.js';
@@ -14,6 +15,10 @@ import { isPciAddress } from '../node/pci.js';
 import { isNetdevName } from '../node/port-name.js';
 import type { Command } from './main.js';
 import { hostFromEnv, UsageError, type CliIo } from './host.js';
+
+// zod/mini loads no locale: without English, zod's own messages (a length limit, a wrong
+// type) would all read "Invalid input".
+z.config(en());
 
 // --- what the manifests are made from -----------------------------------------------------
 
@@ -31,42 +36,42 @@ const DRIVER = /^[A-Za-z0-9_.-]+$/;
 // "default.default.ovn", "ovn": kube-ovn turns the provider into OVN names and annotation keys.
 const PROVIDER = /^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$/;
 
-const Netdev = z.string().refine(isNetdevName, 'is not a network device name');
+const Netdev = z.string().check(z.refine(isNetdevName, 'is not a network device name'));
 
 /** The SR-IOV device plugin's netDevice selectors (sriov-network-device-plugin README). */
 export const Selectors = z.object({
-  vendors: z.array(z.string().regex(PCI_ID, 'must be 4 hex digits, e.g. 15b3')).min(1),
-  devices: z.array(z.string().regex(PCI_ID, 'must be 4 hex digits, e.g. 1018')).min(1),
-  drivers: z.array(z.string().regex(DRIVER, 'is not a driver name')).min(1),
+  vendors: z.array(z.string().check(z.regex(PCI_ID, 'must be 4 hex digits, e.g. 15b3'))).check(z.minLength(1)),
+  devices: z.array(z.string().check(z.regex(PCI_ID, 'must be 4 hex digits, e.g. 1018'))).check(z.minLength(1)),
+  drivers: z.array(z.string().check(z.regex(DRIVER, 'is not a driver name'))).check(z.minLength(1)),
   /** The PFs' netdevs (the uplink in switchdev): only VFs of these PFs. */
-  pfNames: z.array(Netdev).min(1).optional(),
+  pfNames: z.optional(z.array(Netdev).check(z.minLength(1))),
   /** The PFs' PCI addresses, when a PF was named by address and the node was not read. */
-  rootDevices: z.array(z.string().refine(isPciAddress, 'is not a PCI address')).min(1).optional(),
+  rootDevices: z.optional(z.array(z.string().check(z.refine(isPciAddress, 'is not a PCI address'))).check(z.minLength(1))),
 });
 export type Selectors = z.infer<typeof Selectors>;
 
 /** What the flags say; checked before the node is read, so a typo is exit 2 whatever the node has. */
 export const ManifestOptions = z.object({
-  resource: z.string().max(63).regex(RESOURCE_NAME, 'must be letters, digits and "_", e.g. cx5_sriov_switchdev'),
-  prefix: z.string().max(253).regex(DNS_SUBDOMAIN, 'must be a DNS domain, e.g. mellanox.com'),
+  resource: z.string().check(z.maxLength(63), z.regex(RESOURCE_NAME, 'must be letters, digits and "_", e.g. cx5_sriov_switchdev')),
+  prefix: z.string().check(z.maxLength(253), z.regex(DNS_SUBDOMAIN, 'must be a DNS domain, e.g. mellanox.com')),
   nad: z.object({
-    namespace: z.string().max(63).regex(DNS_LABEL, 'the namespace must be a DNS-1123 label, e.g. kube-system'),
-    name: z.string().max(253).regex(DNS_SUBDOMAIN, 'the name must be a DNS-1123 subdomain, e.g. default'),
+    namespace: z.string().check(z.maxLength(63), z.regex(DNS_LABEL, 'the namespace must be a DNS-1123 label, e.g. kube-system')),
+    name: z.string().check(z.maxLength(253), z.regex(DNS_SUBDOMAIN, 'the name must be a DNS-1123 subdomain, e.g. default')),
   }),
   /** kube-ovn's provider; default "<name>.<namespace>.ovn", the form kube-ovn expects of a NAD. */
-  provider: z.string().max(253).regex(PROVIDER, 'must be letters, digits, ".", "_" and "-", e.g. default.default.ovn').optional(),
+  provider: z.optional(z.string().check(z.maxLength(253), z.regex(PROVIDER, 'must be letters, digits, ".", "_" and "-", e.g. default.default.ovn'))),
   cniVersion: z.enum(SUPPORTED_VERSIONS, `must be one of ${SUPPORTED_VERSIONS.join(', ')}`),
-  image: z.string().regex(/^\S+$/, 'must be an image reference, e.g. docker.io/library/nginx:alpine'),
+  image: z.string().check(z.regex(/^\S+$/, 'must be an image reference, e.g. docker.io/library/nginx:alpine')),
   /** install.sh's IFACE: the uplink that holds the node's IP. */
-  iface: Netdev.optional(),
+  iface: z.optional(Netdev),
 });
 export type ManifestOptions = z.infer<typeof ManifestOptions>;
 
 /** Everything the manifests depend on: the options, and the selectors from the node or the flags. */
-export const ManifestInput = ManifestOptions.extend({
+export const ManifestInput = z.extend(ManifestOptions, {
   selectors: Selectors,
   /** Where the selectors came from, one line for the reader of the YAML. */
-  source: z.string().optional(),
+  source: z.optional(z.string()),
 });
 export type ManifestInput = z.infer<typeof ManifestInput>;
 

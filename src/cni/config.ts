@@ -1,15 +1,21 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { en } from 'zod/locales';
 import { CniError, Code } from './errors.js';
 
+// zod/mini loads no locale: without English, zod's own messages ("Invalid input: expected
+// number, received string") would all read "Invalid input". The setting is global, so it
+// also holds for the schemas of the modules that import this one.
+z.config(en());
+
 /** {"dst": "...", "gw": "..."}, each omitted when empty: netconf `routes`, as kube-ovn reads them. */
-export const Route = z.object({ dst: z.string().optional(), gw: z.string().optional() });
+export const Route = z.object({ dst: z.optional(z.string()), gw: z.optional(z.string()) });
 export type Route = z.infer<typeof Route>;
 
 export const Dns = z.object({
-  nameservers: z.array(z.string()).optional(),
-  domain: z.string().optional(),
-  search: z.array(z.string()).optional(),
-  options: z.array(z.string()).optional(),
+  nameservers: z.optional(z.array(z.string())),
+  domain: z.optional(z.string()),
+  search: z.optional(z.array(z.string())),
+  options: z.optional(z.array(z.string())),
 });
 export type Dns = z.infer<typeof Dns>;
 
@@ -21,46 +27,46 @@ export type LogLevel = z.infer<typeof LogLevel>;
 /** What users write in the NetworkAttachmentDefinition (DESIGN §2.2). Unknown keys pass. */
 const NetConf = z.looseObject({
   cniVersion: z.string(),
-  name: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'network name must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$'),
-  type: z.string().optional(),
-  server_socket: z.string().min(1).optional(),
-  provider: z.string().optional(),
-  routes: z.array(Route).nullish(),
-  dns: Dns.optional(),
-  vf_driver: z.string().optional(),
-  deviceID: z.string().optional(),
-  pciBusID: z.string().optional(),
-  ipam: z.looseObject({
-    type: z.string().optional(),
-    server_socket: z.string().min(1).optional(),
-    provider: z.string().optional(),
-    routes: z.array(Route).nullish(),
-  }).optional(),
-  vhost_user_socket_volume_name: z.string().optional(),
-  vhost_user_socket_name: z.string().optional(),
-  vhost_user_socket_consumption: z.string().optional(),
+  name: z.string().check(z.regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'network name must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$')),
+  type: z.optional(z.string()),
+  server_socket: z.optional(z.string().check(z.minLength(1))),
+  provider: z.optional(z.string()),
+  routes: z.nullish(z.array(Route)),
+  dns: z.optional(Dns),
+  vf_driver: z.optional(z.string()),
+  deviceID: z.optional(z.string()),
+  pciBusID: z.optional(z.string()),
+  ipam: z.optional(z.looseObject({
+    type: z.optional(z.string()),
+    server_socket: z.optional(z.string().check(z.minLength(1))),
+    provider: z.optional(z.string()),
+    routes: z.nullish(z.array(Route)),
+  })),
+  vhost_user_socket_volume_name: z.optional(z.string()),
+  vhost_user_socket_name: z.optional(z.string()),
+  vhost_user_socket_consumption: z.optional(z.string()),
   // Loose: a key a newer release adds must not refuse pods on a node still running this one.
-  offload: z.looseObject({
-    enforce: z.boolean().optional(),
-    allow_bond: z.boolean().optional(),
-    check_ovs: z.boolean().optional(),
-  }).optional(),
-  ovsdb_socket: z.string().min(1).optional(),
+  offload: z.optional(z.looseObject({
+    enforce: z.optional(z.boolean()),
+    allow_bond: z.optional(z.boolean()),
+    check_ovs: z.optional(z.boolean()),
+  })),
+  ovsdb_socket: z.optional(z.string().check(z.minLength(1))),
   // Node's timers hold at most 2^31-1 ms; a larger deadline would fire at once.
-  daemon_timeout_s: z.number().positive().max(MAX_TIMEOUT_S).optional(),
-  tool_timeout_s: z.number().positive().max(MAX_TIMEOUT_S).optional(),
-  lock_timeout_s: z.number().positive().max(MAX_TIMEOUT_S).optional(),
-  log_file: z.string().optional(),
-  log_level: LogLevel.optional(),
-  state_dir: z.string().optional(),
-  runtimeConfig: z.looseObject({
-    deviceID: z.string().optional(),
-    CNIDeviceInfoFile: z.string().optional(),
-  }).optional(),
-  prevResult: z.unknown().optional(),
+  daemon_timeout_s: z.optional(z.number().check(z.positive(), z.maximum(MAX_TIMEOUT_S))),
+  tool_timeout_s: z.optional(z.number().check(z.positive(), z.maximum(MAX_TIMEOUT_S))),
+  lock_timeout_s: z.optional(z.number().check(z.positive(), z.maximum(MAX_TIMEOUT_S))),
+  log_file: z.optional(z.string()),
+  log_level: z.optional(LogLevel),
+  state_dir: z.optional(z.string()),
+  runtimeConfig: z.optional(z.looseObject({
+    deviceID: z.optional(z.string()),
+    CNIDeviceInfoFile: z.optional(z.string()),
+  })),
+  prevResult: z.optional(z.unknown()),
   // GC (1.1.0): the spec's name, and the one spec-v1.1.0 first printed; libcni sends both.
-  'cni.dev/valid-attachments': z.array(z.looseObject({ containerID: z.string(), ifname: z.string() })).optional(),
-  'cni.dev/attachments': z.array(z.looseObject({ containerID: z.string(), ifname: z.string() })).optional(),
+  'cni.dev/valid-attachments': z.optional(z.array(z.looseObject({ containerID: z.string(), ifname: z.string() }))),
+  'cni.dev/attachments': z.optional(z.array(z.looseObject({ containerID: z.string(), ifname: z.string() }))),
 });
 
 /** The validated, defaulted configuration the code works with. */

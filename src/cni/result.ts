@@ -1,39 +1,39 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { Dns } from './config.js';
 import { versionAtLeast } from './version.js';
 
 /** A CNI result in the 1.1.0 shape; older versions are produced from it by `forVersion`. */
 const Interface = z.looseObject({
   name: z.string(),
-  mac: z.string().optional(),
-  mtu: z.number().optional(),
-  sandbox: z.string().optional(),
-  socketPath: z.string().optional(),
-  pciID: z.string().optional(),
+  mac: z.optional(z.string()),
+  mtu: z.optional(z.number()),
+  sandbox: z.optional(z.string()),
+  socketPath: z.optional(z.string()),
+  pciID: z.optional(z.string()),
 });
 const IpConfig = z.looseObject({
-  interface: z.number().int().nonnegative().optional(),
+  interface: z.optional(z.number().check(z.int(), z.nonnegative())),
   address: z.string(),
-  gateway: z.string().optional(),
-  version: z.enum(['4', '6']).optional(), // 0.3.x / 0.4.0 only
+  gateway: z.optional(z.string()),
+  version: z.optional(z.enum(['4', '6'])), // 0.3.x / 0.4.0 only
 });
 const RouteOut = z.looseObject({
   dst: z.string(),
-  gw: z.string().optional(),
-  mtu: z.number().optional(),
-  advmss: z.number().optional(),
-  priority: z.number().optional(),
-  table: z.number().optional(),
-  scope: z.number().optional(),
+  gw: z.optional(z.string()),
+  mtu: z.optional(z.number()),
+  advmss: z.optional(z.number()),
+  priority: z.optional(z.number()),
+  table: z.optional(z.number()),
+  scope: z.optional(z.number()),
 });
 export const ResultSchema = z.looseObject({
-  cniVersion: z.string().optional(),
-  interfaces: z.array(Interface).optional(),
-  ips: z.array(IpConfig).optional(),
-  routes: z.array(RouteOut).optional(),
-  dns: Dns.optional(),
+  cniVersion: z.optional(z.string()),
+  interfaces: z.optional(z.array(Interface)),
+  ips: z.optional(z.array(IpConfig)),
+  routes: z.optional(z.array(RouteOut)),
+  dns: z.optional(Dns),
   /** Ours: prerequisites that failed under offload.enforce=false, or could not be verified. */
-  warnings: z.array(z.string()).optional(),
+  warnings: z.optional(z.array(z.string())),
 });
 export type Result = z.infer<typeof ResultSchema>;
 export type ResultInterface = z.infer<typeof Interface>;

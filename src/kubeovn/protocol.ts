@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 // The daemon speaks the netconf's route and CNI's DNS shapes (kube-ovn's request.Route, types.DNS).
 import { Dns, Route } from '../cni/config.js';
 import { familyOf } from '../cni/result.js';
@@ -16,7 +16,7 @@ export const CniRequest = z.strictObject({
   net_ns: z.string(),
   if_name: z.string(),
   provider: z.string(),
-  routes: z.array(Route).nullable(),
+  routes: z.nullable(z.array(Route)),
   dns: Dns,
   vf_driver: z.string(),
   deviceID: z.string(),
@@ -27,29 +27,29 @@ export const CniRequest = z.strictObject({
 export type CniRequest = z.infer<typeof CniRequest>;
 
 const IpConfig = z.object({
-  protocol: z.string().optional(),
+  protocol: z.optional(z.string()),
   ip: z.string(),
   cidr: z.string(),
-  gateway: z.string().optional(),
+  gateway: z.optional(z.string()),
 });
 
 const Common = {
-  mac_address: z.string().optional(),
-  routes: z.array(Route).nullish(),
-  mtu: z.number().optional(),
-  nicname: z.string().optional(),
-  dns: Dns.nullish(),
-  error: z.string().optional(),
+  mac_address: z.optional(z.string()),
+  routes: z.nullish(z.array(Route)),
+  mtu: z.optional(z.number()),
+  nicname: z.optional(z.string()),
+  dns: z.nullish(Dns),
+  error: z.optional(z.string()),
 };
 
 /** ≥ v1.16: one `ips[]` entry per family. */
-const ResponseV116 = z.object({ ips: z.array(IpConfig).nullable(), ...Common });
+const ResponseV116 = z.object({ ips: z.nullable(z.array(IpConfig)), ...Common });
 /** ≤ v1.15: "Dual" families as comma lists in address/cidr/gateway, v4 first. */
 const ResponseLegacy = z.object({
   protocol: z.string(),
   address: z.string(),
   cidr: z.string(),
-  gateway: z.string().optional(),
+  gateway: z.optional(z.string()),
   ...Common,
 });
 

@@ -1,17 +1,17 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { isNetdevName } from './port-name.js';
 import { garbage, parseToolJson, type Answer, type RunTool } from './tools.js';
 
 // {"dev":{"pci/0000:42:00.0":{"mode":"switchdev","inline-mode":"none","encap-mode":"basic"}}}
-const EswitchShow = z.object({ dev: z.record(z.string(), z.looseObject({ mode: z.string().optional() })) });
+const EswitchShow = z.object({ dev: z.record(z.string(), z.looseObject({ mode: z.optional(z.string()) })) });
 // {"port":{"pci/0000:42:00.0/1":{"type":"eth","netdev":"pf0vf0","flavour":"pcivf","controller":0,"pfnum":0,"vfnum":0,…}}}
 const PortShow = z.object({
   port: z.record(z.string(), z.looseObject({
-    netdev: z.string().optional(),
-    flavour: z.string().optional(),
-    controller: z.number().optional(),
-    pfnum: z.number().optional(),
-    vfnum: z.number().optional(),
+    netdev: z.optional(z.string()),
+    flavour: z.optional(z.string()),
+    controller: z.optional(z.number()),
+    pfnum: z.optional(z.number()),
+    vfnum: z.optional(z.number()),
   })),
 });
 export type DevlinkPort = z.infer<typeof PortShow>['port'][string] & { handle: string };
@@ -35,7 +35,7 @@ export async function devlinkPorts(run: RunTool): Promise<Answer<DevlinkPort[]>>
 }
 
 /** Runs devlink and parses its JSON; "no answer" when it is absent or the kernel cannot tell. */
-async function devlinkJson<T>(run: RunTool, args: string[], schema: z.ZodType<T>): Promise<Answer<T>> {
+async function devlinkJson<T>(run: RunTool, args: string[], schema: z.ZodMiniType<T>): Promise<Answer<T>> {
   const out = await run('devlink', args);
   if (out === 'absent') return { source: 'none', why: 'devlink is not installed' };
   if (out.exitCode !== 0) {

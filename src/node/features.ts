@@ -1,11 +1,11 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { garbage, parseToolJson, type Answer, type RunTool } from './tools.js';
 
 export type HwTcOffload = 'on' | 'off' | 'unsupported';
 
-const Feature = z.object({ active: z.boolean(), fixed: z.boolean().nullable(), requested: z.boolean().nullable() });
+const Feature = z.object({ active: z.boolean(), fixed: z.nullable(z.boolean()), requested: z.nullable(z.boolean()) });
 // [ {"ifname":"p0", …, "hw-tc-offload":{"active":true,"fixed":false,"requested":true}, …} ]
-const FeaturesJson = z.array(z.looseObject({ ifname: z.string() })).length(1);
+const FeaturesJson = z.array(z.looseObject({ ifname: z.string() })).check(z.length(1));
 
 /** "on" | "off" | "unsupported" from one ethtool feature entry; "unsupported" = fixed and inactive. */
 export function hwTcState(feature: z.infer<typeof Feature> | undefined): HwTcOffload {

@@ -1,13 +1,13 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { CniError, Code } from '../cni/errors.js';
 import { garbage, parseToolJson, type RunTool } from './tools.js';
 
 // ip -j addr show dev eth0 → [{"ifname":"eth0","address":"02:…","addr_info":[{"family":"inet","local":"10.16.0.5","prefixlen":16}]}]
 const IpAddrShow = z.array(z.looseObject({
   ifname: z.string(),
-  address: z.string().optional(),
-  mtu: z.number().optional(),
-  addr_info: z.array(z.looseObject({ local: z.string(), prefixlen: z.number() })).optional(),
+  address: z.optional(z.string()),
+  mtu: z.optional(z.number()),
+  addr_info: z.optional(z.array(z.looseObject({ local: z.string(), prefixlen: z.number() }))),
 }));
 
 export interface LinkInNetns {

@@ -3,7 +3,7 @@
  * plugin asks OVS. node:net only: the plugin ships as one bundle and must not need ovs-vsctl.
  */
 import { connect, type Socket } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { CniError, Code } from '../cni/errors.js';
 
 export interface Ovsdb {
@@ -16,9 +16,9 @@ export type HwOffloadAnswer = { reachable: true; value: string | undefined } | {
 // Wire shapes. OVSDB writes a uuid as ["uuid", "…"] and a map as ["map", [[k, v], …]].
 const Uuid = z.tuple([z.literal('uuid'), z.string()]);
 const StringMap = z.tuple([z.literal('map'), z.array(z.tuple([z.string(), z.string()]))]);
-const Message = z.object({ id: z.unknown().optional(), method: z.string().optional(), params: z.unknown().optional(), result: z.unknown().optional(), error: z.unknown().optional() });
+const Message = z.object({ id: z.optional(z.unknown()), method: z.optional(z.string()), params: z.optional(z.unknown()), result: z.optional(z.unknown()), error: z.optional(z.unknown()) });
 // An operation that was not reached after an earlier failure may come back as null.
-const OpResult = z.object({ rows: z.array(z.record(z.string(), z.unknown())).optional(), count: z.number().optional(), error: z.string().optional(), details: z.string().optional() }).nullable();
+const OpResult = z.nullable(z.object({ rows: z.optional(z.array(z.record(z.string(), z.unknown()))), count: z.optional(z.number()), error: z.optional(z.string()), details: z.optional(z.string()) }));
 type OpResult = z.infer<typeof OpResult>;
 type Request = (method: string, params: unknown[]) => Promise<unknown>;
 
@@ -29,7 +29,7 @@ const MAX_REPLY = 1 << 20; // a garbage server must not grow the buffer forever
 
 export function ovsdbClient(socketPath: string, timeoutMs: number): Ovsdb {
   const malformed = (what: string) => new CniError(Code.IOFailure, `OVSDB at ${socketPath} answered garbage: ${what}`, `is ${socketPath} the ovsdb-server socket? \`ovs-vsctl --db=unix:${socketPath} show\``);
-  const parse = <T>(schema: z.ZodType<T>, value: unknown, what: string): T => {
+  const parse = <T>(schema: z.ZodMiniType<T>, value: unknown, what: string): T => {
     const r = schema.safeParse(value);
     if (!r.success) throw malformed(`${what}: ${JSON.stringify(value)?.slice(0, 120)}`);
     return r.data;

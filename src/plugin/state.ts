@@ -1,6 +1,6 @@
 import { mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { CniError, Code } from '../cni/errors.js';
 import { ResultSchema } from '../cni/result.js';
 import { isPciAddress } from '../node/pci.js';
@@ -17,11 +17,11 @@ export const Attachment = z.object({
   ifname: z.string(),
   netns: z.string(),
   pod: z.object({ name: z.string(), namespace: z.string() }),
-  deviceID: z.string().refine(isPciAddress),
+  deviceID: z.string().check(z.refine(isPciAddress)),
   pf: z.string(),
-  uplink: z.string().optional(),
-  vfIndex: z.number().int().nonnegative(),
-  representor: z.object({ original: z.string().optional(), host: z.string().optional() }),
+  uplink: z.optional(z.string()),
+  vfIndex: z.number().check(z.int(), z.nonnegative()),
+  representor: z.object({ original: z.optional(z.string()), host: z.optional(z.string()) }),
   result: ResultSchema,
   createdAt: z.string(),
 });
