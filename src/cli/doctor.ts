@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { daemonListening } from '../kubeovn/client.js';
 import { bondOf } from '../node/bond.js';
 import { devlinkPorts, eswitchMode } from '../node/devlink.js';
@@ -8,7 +7,7 @@ import { mellanoxPfs, pickPf, type PfInventory } from '../node/inventory.js';
 import { ovsdbClient } from '../node/ovsdb.js';
 import { findRepresentor } from '../node/representor.js';
 import type { Command } from './main.js';
-import { hostFromEnv, UsageError, type CliIo, type Host } from './host.js';
+import { hostFromEnv, parseFlags, UsageError, type CliIo, type Host } from './host.js';
 
 export type Status = 'PASS' | 'WARN' | 'FAIL';
 
@@ -54,7 +53,7 @@ export const doctor: Command = {
   summary: "check this node's offload prerequisites",
   help: HELP,
   async run(io: CliIo): Promise<number> {
-    const { values } = parse(io.argv);
+    const values = parseFlags(io.argv, { pf: { type: 'string' }, json: { type: 'boolean' }, ovsdb: { type: 'string' }, 'daemon-socket': { type: 'string' } });
     const host = hostFromEnv(io.env);
     const checks = await diagnose(host, {
       pf: values.pf,
@@ -66,19 +65,6 @@ export const doctor: Command = {
     return summary.fail > 0 ? 1 : 0;
   },
 };
-
-function parse(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      options: { pf: { type: 'string' }, json: { type: 'boolean' }, ovsdb: { type: 'string' }, 'daemon-socket': { type: 'string' } },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
 
 /** Every check, node-wide first, then per PF; independent checks run side by side. */
 export async function diagnose(host: Host, opts: { pf?: string; ovsdb: string; daemon: string }): Promise<Check[]> {

@@ -1,11 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import * as z from 'zod/mini';
 import { CniError } from '../cni/errors.js';
 import { representorHostName } from '../kubeovn/naming.js';
 import { describeFlow, hashUse, inHardware, parseDump, usesAction, type Dump, type NumberedFlow } from '../node/dpflows.js';
 import { StateStore, type Attachment } from '../plugin/state.js';
-import { hostFromEnv, UsageError, type CliIo, type Host } from './host.js';
+import { hostFromEnv, parseFlags, UsageError, type CliIo, type Host } from './host.js';
 import type { Command } from './main.js';
 
 const HELP = `Usage: kube-ovn-offload flows [--input FILE] [--all] [--json] [--state-dir DIR]
@@ -117,17 +116,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { input: { type: 'string' }, all: { type: 'boolean' }, json: { type: 'boolean' }, 'state-dir': { type: 'string' } },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const values = parseFlags(argv, { input: { type: 'string' }, all: { type: 'boolean' }, json: { type: 'boolean' }, 'state-dir': { type: 'string' } });
   if (values.input === '') throw new UsageError('--input needs a file name');
   if (values['state-dir'] === '') throw new UsageError('--state-dir needs a directory');
   return { input: values.input, all: values.all ?? false, json: values.json ?? false, stateDir: values['state-dir'] };

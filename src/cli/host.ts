@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Sysfs } from '../node/sysfs.js';
 import { toolRunner, type RunTool } from '../node/tools.js';
 
@@ -38,3 +39,12 @@ export function hostFromEnv(env: NodeJS.ProcessEnv, toolTimeoutMs = 10_000): Hos
 
 /** A usage error: printed with the command's help, exit status 2. */
 export class UsageError extends Error {}
+
+/** A command's flags, strictly: an unknown or malformed flag is a usage error (exit 2, with help). */
+export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}

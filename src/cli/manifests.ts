@@ -4,7 +4,6 @@
  * the install.sh settings), with the device plugin's selectors taken from this node's VFs
  * instead of copied from a web page.
  */
-import { parseArgs } from 'node:util';
 import { Document } from 'yaml';
 import * as z from 'zod/mini';
 import { en } from 'zod/locales';
@@ -14,7 +13,7 @@ import { mellanoxPfs, pickPf, MELLANOX, type PfInventory, type VfInventory } fro
 import { isPciAddress } from '../node/pci.js';
 import { isNetdevName } from '../node/port-name.js';
 import type { Command } from './main.js';
-import { hostFromEnv, UsageError, type CliIo } from './host.js';
+import { hostFromEnv, parseFlags, UsageError, type CliIo } from './host.js';
 
 // zod/mini loads no locale: without English, zod's own messages (a length limit, a wrong
 // type) would all read "Invalid input".
@@ -369,31 +368,20 @@ Example:
   kube-ovn-offload manifests --resource cx5_sriov_switchdev | kubectl apply -f -
 `;
 
-function parseFlags(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        resource: { type: 'string' },
-        prefix: { type: 'string', default: DEFAULTS.prefix },
-        nad: { type: 'string', default: DEFAULTS.nad },
-        provider: { type: 'string' },
-        'cni-version': { type: 'string', default: DEFAULTS.cniVersion },
-        image: { type: 'string', default: DEFAULTS.image },
-        pf: { type: 'string' },
-        iface: { type: 'string' },
-        'vendor-device': { type: 'string', multiple: true, default: [] },
-        driver: { type: 'string', multiple: true, default: [] },
-        json: { type: 'boolean', default: false },
-      },
-    }).values;
-  } catch (err) {
-    // node:util's own messages ("Unknown option '--nda'") are the usage error.
-    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError((err as Error).message);
-    throw err;
-  }
+function flagsOf(argv: string[]) {
+  return parseFlags(argv, {
+    resource: { type: 'string' },
+    prefix: { type: 'string', default: DEFAULTS.prefix },
+    nad: { type: 'string', default: DEFAULTS.nad },
+    provider: { type: 'string' },
+    'cni-version': { type: 'string', default: DEFAULTS.cniVersion },
+    image: { type: 'string', default: DEFAULTS.image },
+    pf: { type: 'string' },
+    iface: { type: 'string' },
+    'vendor-device': { type: 'string', multiple: true, default: [] },
+    driver: { type: 'string', multiple: true, default: [] },
+    json: { type: 'boolean', default: false },
+  });
 }
 
 const FLAG: Record<string, string> = {
@@ -419,7 +407,7 @@ export const manifests: Command = {
   summary: 'the device-plugin ConfigMap, NetworkAttachmentDefinition and example Pod, as YAML',
   help: HELP,
   async run(io: CliIo): Promise<number> {
-    const f = parseFlags(io.argv);
+    const f = flagsOf(io.argv);
     if (f.resource === undefined) throw new UsageError('--resource NAME is required (e.g. --resource cx5_sriov_switchdev)');
     const offline = f['vendor-device'].length > 0;
     if (!offline && f.driver.length) throw new UsageError('--driver goes with --vendor-device; without it the drivers are read from the VFs');

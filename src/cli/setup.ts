@@ -1,12 +1,11 @@
 import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { eswitchMode } from '../node/devlink.js';
 import { eswitchModeOf } from '../node/eswitch.js';
 import { hwTcOffload } from '../node/features.js';
 import { mellanoxPfs, pickPf, type PfInventory } from '../node/inventory.js';
 import { StateStore } from '../plugin/state.js';
 import { diagnose, render } from './doctor.js';
-import { hostFromEnv, UsageError, type CliIo, type Host } from './host.js';
+import { hostFromEnv, parseFlags, UsageError, type CliIo, type Host } from './host.js';
 import type { Command } from './main.js';
 
 const HELP = `kube-ovn-offload setup --pf DEV --vfs N [--apply] [--emit-systemd]
@@ -45,7 +44,7 @@ export const setup: Command = {
   summary: 'plan or apply the SR-IOV switchdev set-up of a PF',
   help: HELP,
   async run(io: CliIo): Promise<number> {
-    const { values } = parse(io.argv);
+    const values = parseFlags(io.argv, { pf: { type: 'string' }, vfs: { type: 'string' }, apply: { type: 'boolean' }, 'emit-systemd': { type: 'boolean' }, 'state-dir': { type: 'string' } });
     if (!values.pf) throw new UsageError('--pf is required');
     if (values.vfs === undefined || !/^\d+$/.test(values.vfs) || Number(values.vfs) < 1) throw new UsageError('--vfs needs a whole number of at least 1');
     const host = hostFromEnv(io.env);
@@ -94,19 +93,6 @@ export const setup: Command = {
     return checks.some((c) => c.status === 'FAIL' && c.scope !== 'node') ? 1 : 0;
   },
 };
-
-function parse(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      options: { pf: { type: 'string' }, vfs: { type: 'string' }, apply: { type: 'boolean' }, 'emit-systemd': { type: 'boolean' }, 'state-dir': { type: 'string' } },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
 
 /** The seed's steps for this PF, each marked skip when the node already has it. */
 export async function plan(host: Host, pf: PfInventory, want: number): Promise<Step[]> {
