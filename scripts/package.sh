@@ -15,10 +15,12 @@ cat > dist/sea/sea-config.json <<JSON
 }
 JSON
 node --experimental-sea-config dist/sea/sea-config.json
-cp "$(command -v node)" dist/kube-ovn-offload.tmp
+# The node binary itself (process.execPath), not a version manager's shim found on PATH.
+rm -f dist/kube-ovn-offload.tmp
+cp "$(node -p process.execPath)" dist/kube-ovn-offload.tmp
 chmod u+w dist/kube-ovn-offload.tmp
 # postject (LIEF) warns about note sections of Debian's node binary; harmless, so shown only on failure.
-if ! npx --no-install postject dist/kube-ovn-offload.tmp NODE_SEA_BLOB dist/sea/sea-prep.blob \
+if ! node_modules/.bin/postject dist/kube-ovn-offload.tmp NODE_SEA_BLOB dist/sea/sea-prep.blob \
   --sentinel-fuse NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2 >dist/sea/postject.log 2>&1; then
   cat dist/sea/postject.log >&2
   exit 1

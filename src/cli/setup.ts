@@ -58,7 +58,12 @@ export const setup: Command = {
       return 0;
     }
 
-    const inUse = (await new StateStore(values['state-dir'] ?? host.stateDir).all()).attachments.filter((a) => a.pf === pf.pci);
+    const records = await new StateStore(values['state-dir'] ?? host.stateDir).all();
+    const inUse = records.attachments.filter((a) => a.pf === pf.pci);
+    if (values.apply && records.unreadable.length > 0) {
+      io.err(`setup: refusing to change ${pf.pci}: records of VFs ${records.unreadable.map((u) => u.pci).join(', ')} cannot be read, so it cannot tell whether a pod uses one\n`);
+      return 1;
+    }
     if (values.apply && inUse.length > 0) {
       io.err(`setup: refusing to change ${pf.pci}: ${inUse.length} VF(s) are in use by pods: ${inUse.map((a) => `${a.pod.namespace}/${a.pod.name} (${a.deviceID})`).join(', ')}\nDrain the node first (kubectl drain), then run setup again.\n`);
       return 1;
@@ -108,12 +113,18 @@ export async function plan(host: Host, pf: PfInventory, want: number): Promise<S
   };
   // The VFs bound to mlx5_core: known now when the count is already right, else after step 1.
   const known = pf.numVfs === want ? pf.vfs.filter((v) => v.driver === 'mlx5_core').map((v) => v.pci) : ['<each new VF>'];
+  // VFs with no driver: left by an earlier run that stopped between unbind and bind.
+  const driverless = pf.vfs.filter((v) => !v.driver).map((v) => v.pci);
   const switching = mode !== 'switchdev';
-  let unbound: string[] = [];
   const unbind = async () => {
     const now = pickPf(await mellanoxPfs(host.sysfs), pf.pci)?.vfs ?? [];
-    unbound = now.filter((v) => v.driver === 'mlx5_core').map((v) => v.pci);
-    for (const v of unbound) await sysWrite('/sys/bus/pci/drivers/mlx5_core/unbind', v);
+    for (const v of now.filter((v) => v.driver === 'mlx5_core')) await sysWrite('/sys/bus/pci/drivers/mlx5_core/unbind', v.pci);
+  };
+  // Binds every VF of the PF that has no driver now, whoever unbound it: a re-run after a
+  // failure between the two steps finishes the job.
+  const bind = async () => {
+    const now = pickPf(await mellanoxPfs(host.sysfs), pf.pci)?.vfs ?? [];
+    for (const v of now.filter((v) => !v.driver)) await sysWrite('/sys/bus/pci/drivers/mlx5_core/bind', v.pci);
   };
 
   return [
@@ -151,11 +162,9 @@ export async function plan(host: Host, pf: PfInventory, want: number): Promise<S
     },
     {
       title: 'bind the VFs to mlx5_core again',
-      commands: known.map((v) => `echo ${v} > /sys/bus/pci/drivers/mlx5_core/bind`),
-      skip: !switching,
-      apply: async () => {
-        for (const v of unbound) await sysWrite('/sys/bus/pci/drivers/mlx5_core/bind', v);
-      },
+      commands: (switching ? [...new Set([...known, ...driverless])] : driverless).map((v) => `echo ${v} > /sys/bus/pci/drivers/mlx5_core/bind`),
+      skip: !switching && driverless.length === 0,
+      apply: bind,
       undo: [],
     },
   ];

@@ -8,6 +8,9 @@ export interface DaemonClient {
   del(req: CniRequest): Promise<void>;
 }
 
+/** The daemon said 200 (so it may have plumbed the pod) but its answer cannot be read. */
+export class DaemonAnswerError extends CniError {}
+
 interface HttpAnswer {
   status: number;
   body: string;
@@ -19,15 +22,15 @@ export function daemonClient(socketPath: string, timeoutMs: number): DaemonClien
     async add(req) {
       const { status, body } = await post(socketPath, '/api/v1/add', req, timeoutMs);
       if (status !== 200) throw rpcError('add', status, daemonErrorText(body), socketPath);
-      if (body.trim() === '') throw new CniError(Code.TryAgainLater, 'kube-ovn daemon answered ADD with an empty body', `POST /api/v1/add on ${socketPath} returned 200 and no JSON; see the kube-ovn-cni pod's log on this node`);
+      if (body.trim() === '') throw new DaemonAnswerError(Code.TryAgainLater, 'kube-ovn daemon answered ADD with an empty body', `POST /api/v1/add on ${socketPath} returned 200 and no JSON; see the kube-ovn-cni pod's log on this node`);
       let doc: unknown;
       try {
         doc = JSON.parse(body);
       } catch {
-        throw new CniError(Code.TryAgainLater, 'kube-ovn daemon answered ADD with malformed JSON', `POST /api/v1/add on ${socketPath}: ${JSON.stringify(body.slice(0, 200))}`);
+        throw new DaemonAnswerError(Code.TryAgainLater, 'kube-ovn daemon answered ADD with malformed JSON', `POST /api/v1/add on ${socketPath}: ${JSON.stringify(body.slice(0, 200))}`);
       }
       const parsed = CniResponse.safeParse(doc);
-      if (!parsed.success) throw new CniError(Code.TryAgainLater, 'kube-ovn daemon answered ADD in an unknown shape', `POST /api/v1/add on ${socketPath}: ${JSON.stringify(body.slice(0, 200))}`);
+      if (!parsed.success) throw new DaemonAnswerError(Code.TryAgainLater, 'kube-ovn daemon answered ADD in an unknown shape', `POST /api/v1/add on ${socketPath}: ${JSON.stringify(body.slice(0, 200))}`);
       return parsed.data;
     },
     async del(req) {

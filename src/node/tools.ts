@@ -28,7 +28,9 @@ export function toolRunner(timeoutMs: number, env: NodeJS.ProcessEnv = process.e
     new Promise((resolve, reject) => {
       const cmd = `${tool} ${args.join(' ')}`;
       if (cancelSignal?.aborted) return reject(new CniError(Code.IOFailure, `${tool} was cancelled`, cmd));
-      const child = spawn(tool, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      // Its own process group, so a timeout kills what the tool started too (a wrapper
+      // script's children would otherwise hold the pipes open, and us with them).
+      const child = spawn(tool, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       const stdout: Buffer[] = [];
       const stderr: Buffer[] = [];
       let size = 0;
@@ -36,7 +38,11 @@ export function toolRunner(timeoutMs: number, env: NodeJS.ProcessEnv = process.e
       let settled = false;
       const stop = (why: typeof ended) => {
         ended ??= why;
-        child.kill('SIGKILL');
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          child.kill('SIGKILL');
+        }
       };
       const timer = setTimeout(() => stop('timeout'), timeoutMs);
       const onAbort = () => stop('cancel');
@@ -58,6 +64,13 @@ export function toolRunner(timeoutMs: number, env: NodeJS.ProcessEnv = process.e
       child.on('error', (err: NodeJS.ErrnoException) =>
         settle(() => (err.code === 'ENOENT' ? resolve('absent') : reject(new CniError(Code.IOFailure, `${tool} could not be run: ${firstLine(err.message)}`, cmd)))),
       );
+      // A killed tool is done when it exits; whatever still holds its pipes is not waited for.
+      child.on('exit', () => {
+        if (!ended) return;
+        child.stdout.destroy();
+        child.stderr.destroy();
+        child.emit('close', null, 'SIGKILL');
+      });
       child.on('close', (code, signal) =>
         settle(() => {
           if (ended === 'timeout') return reject(new CniError(Code.IOFailure, `${tool} did not answer within ${timeoutMs / 1000}s`, `\`${cmd}\` was killed after ${timeoutMs} ms; is the kernel or the driver stuck?`));

@@ -3,6 +3,7 @@ import { podIdentity } from '../cni/env.js';
 import { CniError, Code } from '../cni/errors.js';
 import { mergeResults, parsePrevResult, type Result } from '../cni/result.js';
 import { representorHostName } from '../kubeovn/naming.js';
+import { DaemonAnswerError } from '../kubeovn/client.js';
 import { responseIps } from '../kubeovn/protocol.js';
 import { requireDeviceId } from '../node/device-id.js';
 import { enableIpv6 } from '../node/netns.js';
@@ -47,7 +48,10 @@ async function attach(ctx: Context, pod: Pod, pci: string, key: AttachmentKey, p
     warnings.push('IPv6 sysctls of the pod netns not set: nsenter is not installed');
     ctx.log.warn(warnings.at(-1)!);
   }
-  const resp = await ctx.daemon.add(addRequest(ctx, pod, pci));
+  const resp = await ctx.daemon.add(addRequest(ctx, pod, pci)).catch(async (err: unknown) => {
+    if (err instanceof DaemonAnswerError) await rollback(ctx, pod, pci, err.message);
+    throw err;
+  });
   const host = representor ? await representorNow(ctx, vf) : undefined;
   ctx.log.info('attached', { representor: host?.representor, ips: responseIps(resp).map((i) => i.ip) });
 
@@ -60,14 +64,19 @@ async function attach(ctx: Context, pod: Pod, pci: string, key: AttachmentKey, p
     });
   } catch (err) {
     // Without a record DEL could lose track of this VF: undo the attachment instead.
-    ctx.log.error(`ADD failed after the daemon attached the pod; asking it to detach: ${(err as Error).message}`);
-    await ctx.daemon.del(delRequest(ctx, pod, pci)).then(
-      () => ctx.log.info('rolled back: the daemon detached the pod'),
-      (e: Error) => ctx.log.error(`rollback failed, the pod may be half attached: ${e.message}`),
-    );
+    await rollback(ctx, pod, pci, (err as Error).message);
     throw err;
   }
   return result;
+}
+
+/** Undoes what the daemon may have done, best-effort, and says so in the log. */
+async function rollback(ctx: Context, pod: Pod, pci: string, why: string): Promise<void> {
+  ctx.log.error(`ADD failed after the daemon may have attached the pod; asking it to detach: ${why}`);
+  await ctx.daemon.del(delRequest(ctx, pod, pci)).then(
+    () => ctx.log.info('rolled back: the daemon detached the pod'),
+    (e: Error) => ctx.log.error(`rollback failed, the pod may be half attached: ${e.message}`),
+  );
 }
 
 /**

@@ -5,6 +5,7 @@ import { linkInNetns } from '../node/netns.js';
 import type { Context } from './context.js';
 import { enforce } from './enforce.js';
 import { preflight } from './preflight.js';
+import { sameAttachment } from './state.js';
 
 /** CHECK: the offload prerequisites still hold and the pod's interface is still as ADD left it. */
 export async function cmdCheck(ctx: Context): Promise<void> {
@@ -12,7 +13,8 @@ export async function cmdCheck(ctx: Context): Promise<void> {
   if (!prev) throw new CniError(Code.InvalidConfig, 'CHECK needs prevResult', 'the runtime passes the ADD result as prevResult; none was given');
   const key = { network: ctx.conf.name, containerId: ctx.env.containerId, ifname: ctx.env.ifname };
   const fromConfig = await findDeviceId(ctx.conf.deviceIdSources);
-  const record = fromConfig ? await ctx.state.get(fromConfig.pci) : await ctx.state.find(key);
+  const found = fromConfig ? await ctx.state.get(fromConfig.pci) : await ctx.state.find(key);
+  const record = found && sameAttachment(found, key) ? found : undefined; // the VF may be another pod's by now
   const pci = fromConfig?.pci ?? record?.deviceID;
   if (!pci) throw new CniError(Code.NoDeviceID, 'no deviceID in the config and no record of this attachment', `attachment ${key.network}/${key.containerId}/${key.ifname}`);
   ctx.log.with({ deviceID: pci });

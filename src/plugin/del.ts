@@ -28,7 +28,15 @@ export async function cmdDel(ctx: Context): Promise<void> {
   }
   const lock: Lock | undefined = pci ? await lockVf(ctx.state.lockDir, pci, ctx.conf.lockTimeoutMs) : undefined;
   try {
-    const held = pci ? await ctx.state.get(pci) : undefined;
+    // A record that cannot be read (a crash, a newer release's) must not make DEL fail forever.
+    let unreadable = false;
+    const held = pci
+      ? await ctx.state.get(pci).catch((err: Error) => {
+          ctx.log.warn(`record of VF ${pci} unreadable, deleting without it: ${err.message}`);
+          unreadable = true;
+          return undefined;
+        })
+      : undefined;
     const mine = held && sameAttachment(held, key) ? held : undefined;
     if (held && !mine) {
       // The VF went to another pod before this DEL: leave its VF alone (no MAC reset), clean only ours.
@@ -43,7 +51,7 @@ export async function cmdDel(ctx: Context): Promise<void> {
       ctx.log.warn(`the daemon could not delete (${err.message}); the pod's netns is gone, cleaning up here`);
       await removeStalePort(ctx, mine);
     }
-    if (mine) await ctx.state.remove(mine.deviceID);
+    if (mine || (unreadable && pci)) await ctx.state.remove(mine?.deviceID ?? pci!);
     ctx.log.info('detached');
   } finally {
     await lock?.release();

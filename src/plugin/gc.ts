@@ -1,7 +1,7 @@
 import { CniError, Code } from '../cni/errors.js';
 import type { Context } from './context.js';
 import { lockVf, removeDeadLocks } from './lock.js';
-import { describeKey, type Attachment } from './state.js';
+import { describeKey, sameAttachment, type Attachment } from './state.js';
 
 /**
  * GC (CNI 1.1.0): forget the attachments of this network that the runtime no longer lists,
@@ -35,6 +35,9 @@ export async function cmdGc(ctx: Context): Promise<void> {
 async function collect(ctx: Context, a: Attachment): Promise<void> {
   const lock = await lockVf(ctx.state.lockDir, a.deviceID, Math.min(ctx.conf.lockTimeoutMs, 5_000));
   try {
+    // The VF may have gone to a new pod since the listing: collect only what is still A's.
+    const now = await ctx.state.get(a.deviceID);
+    if (!now || !sameAttachment(now, a)) return;
     const port = a.representor.host;
     if (port && (await ctx.node.ovsdb.deletePort('br-int', port)) === 'deleted') ctx.log.info(`GC removed stale port ${port} from br-int`);
     await ctx.state.remove(a.deviceID);

@@ -22,8 +22,13 @@ export async function cmdStatus(ctx: Context): Promise<void> {
   for (const pf of await mellanoxPfs(node.sysfs)) {
     const vf0 = pf.vfs[0];
     if (pf.numVfs <= 0 || !vf0) continue;
-    const report = await preflight(node, vf0.pci, { ...conf, vfDriver: '' }, { vfInHost: false });
-    for (const f of report.failures.filter((f) => NODE_WIDE.has(f.code))) problems.push(`PF ${pf.pci}: ${f.message} (${f.code})`);
+    try {
+      const report = await preflight(node, vf0.pci, { ...conf, vfDriver: '' }, { vfInHost: false });
+      for (const f of report.failures.filter((f) => NODE_WIDE.has(f.code))) problems.push(`PF ${pf.pci}: ${f.message} (${f.code})`);
+    } catch (err) {
+      // STATUS answers 50 or 51 only: a check that cannot run is a degraded node.
+      problems.push(`PF ${pf.pci}: cannot be checked: ${(err as Error).message}`);
+    }
   }
   if (problems.length > 0) {
     throw new CniError(Code.LimitedConnectivity, `offload is degraded on this node: ${problems[0]}`, problems.join('; '));

@@ -1,5 +1,7 @@
 /** `kube-ovn-offload setup` on simulated nodes: the plan, --apply, idempotence, refusals. */
 import { describe, expect, it } from 'vitest';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { connectx5 } from '../support/sim-node.js';
 import { StateStore } from '../../src/plugin/state.js';
 import { useCliNode } from './cli-node.js';
@@ -59,6 +61,25 @@ describe('setup', () => {
     const out = await n.cli('setup', '--pf', 'enp66s0f0np0', '--vfs', '4', '--apply');
     expect(out.exitCode).toBe(1);
     expect(out.stderr).toContain('1 VF(s) are in use by pods: shop/web-0 (0000:42:00.3)');
+  });
+
+  it('binds VFs an earlier run left without a driver, even when the rest is done', async () => {
+    const pf = connectx5();
+    pf.vfs[1]!.driver = '';
+    const n = await make({ spec: { pfs: [pf] }, services: false });
+    const out = await n.cli('setup', '--pf', 'enp66s0f0np0', '--vfs', '4');
+    expect(out.stdout).toContain('# bind the VFs to mlx5_core again\necho 0000:42:00.3 > /sys/bus/pci/drivers/mlx5_core/bind');
+    const apply = await n.cli('setup', '--pf', 'enp66s0f0np0', '--vfs', '4', '--apply');
+    expect(apply.stdout).toContain('done  bind the VFs to mlx5_core again');
+  });
+
+  it('refuses to --apply while a record it cannot read might be a pod\'s', async () => {
+    const n = await make({ spec: LEGACY(), services: false });
+    mkdirSync(join(n.stateDir, 'vf'), { recursive: true });
+    writeFileSync(join(n.stateDir, 'vf', '0000:42:00.3.json'), '{broken');
+    const out = await n.cli('setup', '--pf', 'enp66s0f0np0', '--vfs', '4', '--apply');
+    expect(out.exitCode).toBe(1);
+    expect(out.stderr).toContain('records of VFs 0000:42:00.3 cannot be read');
   });
 
   it.each([

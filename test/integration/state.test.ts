@@ -26,6 +26,22 @@ describe('per-VF state', () => {
     expect((await w.run('DEL')).exitCode).toBe(0); // and again
   });
 
+  it('DEL succeeds past a record it cannot read, and removes it', async () => {
+    const w = world();
+    await w.run('ADD');
+    writeFileSync(join(w.stateDir, 'vf', `${VF0}.json`), '');
+    expect((await w.run('DEL')).exitCode).toBe(0);
+    expect(w.received('/api/v1/del')[0]!.deviceID).toBe(VF0);
+    expect(w.stateFiles()).toEqual([]);
+  });
+
+  it('ADD undoes the attachment when the daemon answered 200 with a body it cannot read', async () => {
+    const w = world();
+    w.daemon.setFault({ kind: 'status', status: 200, body: '{"ips":[' });
+    expect(cniError(await w.run('ADD')).code).toBe(11);
+    expect(w.daemon.requests.map((r) => r.path)).toEqual(['/api/v1/add', '/api/v1/del']);
+  });
+
   it('DEL without deviceID in its config finds the VF in the record', async () => {
     const w = world();
     await w.run('ADD');
@@ -213,6 +229,7 @@ describe('GC and STATUS (1.1.0)', () => {
     ['ready', () => undefined, 0],
     ['51 in legacy mode', (w: World) => w.node.setMode('0000:42:00.0', 'legacy'), 51],
     ['51 when OVS hw-offload is off', (w: World) => w.ovs.vsctl('set', 'Open_vSwitch', '.', 'other_config:hw-offload=false'), 51],
+    ['51, not 5, when a check cannot run (devlink answers garbage)', (w: World) => w.node.setTool('devlink', 'garbage'), 51],
   ])('STATUS: %s', async (_, breakIt, code) => {
     const w = world();
     await breakIt(w);
