@@ -2,6 +2,7 @@
 # `npm run package`: dist/kube-ovn-offload, a Node single executable application (SEA): the
 # node binary with the plugin's bundle (and V8's code cache for it) injected by postject, so
 # the host needs no Node.js. Node 20 SEA runs one CommonJS script, hence the --sea bundle.
+# SEA_CODE_CACHE=false builds it without the code cache, to measure what the cache buys.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +12,7 @@ cat > dist/sea/sea-config.json <<JSON
   "main": "dist/sea/kube-ovn-offload.cjs",
   "output": "dist/sea/sea-prep.blob",
   "disableExperimentalSEAWarning": true,
-  "useCodeCache": true
+  "useCodeCache": ${SEA_CODE_CACHE:-true}
 }
 JSON
 node --experimental-sea-config dist/sea/sea-config.json
