@@ -12,20 +12,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
 import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
+import { invalid } from '../support/k8s.js';
 
 const repoFile = (path: string): string => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 const read = (path: string): string => readFileSync(repoFile(path), 'utf8');
 const { version } = JSON.parse(read('package.json')) as { version: string };
 
-/** kubernetes-models' error, or undefined when the object is valid. */
-function invalid(validate: () => void): string | undefined {
-  try {
-    validate();
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
-  }
-}
 
 // --- deploy/daemonset.yaml ---------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ import {
   type ManifestInput,
 } from '../../src/cli/manifests.js';
 import type { PfInventory, VfInventory } from '../../src/node/inventory.js';
+import { invalid } from '../support/k8s.js';
 
 const INPUT: ManifestInput = {
   resource: 'cx5_sriov_switchdev',
@@ -228,15 +229,6 @@ describe('selectorsFromInventory', () => {
 
 // --- against the API schemas ----------------------------------------------------------------
 
-/** kubernetes-models' error, or undefined when the object is valid. */
-function invalid(validate: () => void): string | undefined {
-  try {
-    validate();
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
-  }
-}
 const clone = <T>(x: T): T => structuredClone(x);
 
 describe('the Kubernetes API schema (kubernetes-models)', () => {
