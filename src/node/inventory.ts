@@ -42,7 +42,7 @@ export interface PfInventory {
 }
 
 /** The family name of a Mellanox PF device id, if it is one that does ASAP² offload. */
-export function familyOf(device: string): string | undefined {
+export function familyName(device: string): string | undefined {
   return FAMILIES[device];
 }
 
@@ -73,7 +73,7 @@ export async function mellanoxPfs(sysfs: Sysfs): Promise<PfInventory[]> {
     pfs.push({
       pci,
       device,
-      family: familyOf(device),
+      family: familyName(device),
       netdevs: all,
       uplink,
       numVfs: Number((await sysfs.read(sysfs.pciDevice(pci, 'sriov_numvfs'))) ?? 0),
