@@ -1,16 +1,19 @@
 /**
- * Builds what the tests run: the plugin bundle (always); as root, for the e2e suite, cnitool
- * and the single executable (`npm run package`), which the e2e suite runs as well.
+ * Builds what the tests run: the plugin bundle (always); as root, for the e2e suite, cnitool,
+ * the kube-ovn CNI stand-in and the single executable (`npm run package`), which the e2e suite
+ * runs as well.
  */
 import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
 import { buildCnitool, isRoot } from './e2e.js';
+import { buildKubeOvnCni } from './kube-ovn-cni.js';
 
 export default async function setup(): Promise<void> {
   const root = fileURLToPath(new URL('../..', import.meta.url));
   await execa('node', ['scripts/build.mjs'], { cwd: root, timeout: 120_000, stdio: 'inherit' });
   if (isRoot) {
     await buildCnitool();
+    await buildKubeOvnCni();
     await execa('bash', ['scripts/package.sh'], { cwd: root, timeout: 300_000, stdio: 'inherit' });
   }
 }
