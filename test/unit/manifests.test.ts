@@ -29,27 +29,21 @@ import { invalid } from '../support/k8s.js';
 const repoText = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 
 const SELECTORS = { vendors: ['15b3'], devices: ['1018'], drivers: ['mlx5_core'], pfNames: ['enp66s0f0np0'] };
-const INPUT: ManifestInput = {
-  topology: 'guard',
+/** What the flags give both topologies alike. */
+const BOTH = {
   resource: 'cx5_sriov_switchdev',
   prefix: 'mellanox.com',
-  nad: { namespace: 'default', name: 'default' },
-  cniVersion: '0.3.1',
-  cidr: '10.17.0.0/16',
   image: 'docker.io/library/nginx:alpine',
   iface: 'enp66s0f0np0',
   selectors: SELECTORS,
 };
+const INPUT: ManifestInput = { ...BOTH, topology: 'guard', nad: { namespace: 'default', name: 'default' }, cniVersion: '0.3.1', cidr: '10.17.0.0/16' };
 const SHIM: ManifestInput = {
+  ...BOTH,
   topology: 'shim',
-  resource: 'cx5_sriov_switchdev',
-  prefix: 'mellanox.com',
   nad: { namespace: 'kube-system', name: 'kube-ovn-offload' },
   multusNamespace: 'kube-system',
   cniVersion: '1.0.0',
-  image: 'docker.io/library/nginx:alpine',
-  iface: 'enp66s0f0np0',
-  selectors: SELECTORS,
 };
 const guard = (over: Partial<Extract<ManifestInput, { topology: 'guard' }>> = {}): ManifestInput => ({ ...INPUT, ...over } as ManifestInput);
 const shim = (over: Partial<Extract<ManifestInput, { topology: 'shim' }>> = {}): ManifestInput => ({ ...SHIM, ...over } as ManifestInput);
