@@ -459,7 +459,8 @@ function commentsOf(m: Manifests): Comments {
       ...installSh,
       '',
       `Multus must run ${nadRef} as its clusterNetwork, named by the NAD's name: only then does Multus pass it `
-        + 'deviceID (a clusterNetwork file path, which --multus-conf-file=auto sets, gets none).',
+        + 'deviceID (what Multus\'s "auto" configuration sets up, the node\'s primary CNI file as clusterNetwork '
+        + 'path or delegate, gets none).',
       'Thick plugin (multus-daemonset-thick.yml): add to daemon-config.json in ConfigMap '
         + 'kube-system/multus-daemon-config, then restart the kube-multus-ds pods:',
       `    "clusterNetwork": "${input.nad.name}",`,
