@@ -1,6 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // As esbuild's text loader in scripts/build.mjs: a .yaml import is the file's text (src/yaml-text.d.ts).
+  plugins: [{
+    name: 'yaml-as-text',
+    transform: (code, id) => (id.endsWith('.yaml') ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined),
+  }],
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],

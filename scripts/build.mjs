@@ -15,6 +15,8 @@ const common = {
   minify: true,
   legalComments: 'none',
   define: { __VERSION__: JSON.stringify(version) },
+  // `manifests` prints deploy/daemonset.yaml: imported as text, so the executable carries it.
+  loader: { '.yaml': 'text' },
   logLevel: 'warning',
 };
 

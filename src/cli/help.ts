@@ -4,19 +4,21 @@ export const ABOUT = 'kube-ovn-offload: CNI plugin for Kube-OVN with Mellanox AS
 
 export const HELP = `${ABOUT}
 
-As a CNI plugin (CNI_COMMAND set), it stands where "type": "kube-ovn" stood in a
-NetworkAttachmentDefinition: on ADD it finds the VF that Multus passed as deviceID, its PF,
-uplink and representor, checks switchdev mode, hw-tc-offload, bond and OVS hw-offload, and
-forwards the pod to the kube-ovn daemon. It refuses the pod, naming the cause and the fix,
-when offload cannot work. CNI protocol versions: ${SUPPORTED_VERSIONS.join(', ')}.
+As a CNI plugin (CNI_COMMAND set), it runs in a NetworkAttachmentDefinition with kube-ovn:
+on ADD it finds the VF that Multus passed as deviceID, its PF, uplink and representor,
+checks switchdev mode, hw-tc-offload, bond and OVS hw-offload, and refuses the pod, naming
+the cause and the fix, when offload cannot work. In "mode": "guard" (the default) kube-ovn's
+own plugin, next in the list, then asks the kube-ovn daemon for the pod's NIC; in "mode":
+"shim" it forwards the pod to the daemon itself. CNI protocol versions: ${SUPPORTED_VERSIONS.join(', ')}.
 
 Usage:
   kube-ovn-offload doctor [--pf DEV] [--json]
       check this node's offload prerequisites, one line each, with the fix
   kube-ovn-offload setup --pf DEV --vfs N [--apply] [--emit-systemd]
       the SR-IOV and switchdev set-up as a plan of shell commands; --apply runs it
-  kube-ovn-offload manifests --resource NAME [--nad NS/NAME] [--provider P] ...
-      the device-plugin ConfigMap, NetworkAttachmentDefinition and example Pod, as YAML
+  kube-ovn-offload manifests --resource NAME [--topology guard|shim] [--nad NS/NAME] ...
+      the device-plugin ConfigMap, installer DaemonSet, NetworkAttachmentDefinition
+      (guard: and its kube-ovn Subnet) and an example Pod, as YAML
   kube-ovn-offload flows [--input FILE] [--all] [--json]
       offloaded and software datapath flows per pod, from ovs-appctl dpctl/dump-flows
   kube-ovn-offload version

@@ -1,7 +1,8 @@
 /**
- * The manifests builder, pure: the objects for a fixed input, the selectors from an inventory,
- * the YAML stream, and the objects checked against the Kubernetes API schemas (kubernetes-models)
- * and the NetworkAttachmentDefinition CRD's own OpenAPI schema (ajv).
+ * The manifests builder, pure: the objects for a fixed input in both topologies, the selectors
+ * from an inventory, the YAML stream, and the objects checked against the Kubernetes API schemas
+ * (kubernetes-models), the NetworkAttachmentDefinition CRD's schema and kube-ovn's own Subnet CRD
+ * schema (ajv), and each plugin entry against the plugin's own config parser.
  */
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
@@ -9,31 +10,51 @@ import fc from 'fast-check';
 import { Ajv } from 'ajv';
 import { parse, parseAllDocuments } from 'yaml';
 import { ConfigMap, Pod } from 'kubernetes-models/v1';
+import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1';
 import {
   buildManifests,
+  objectsOf,
   prettyJson,
   renderJson,
   renderYaml,
   selectorsFromInventory,
+  wrap,
   type ManifestInput,
 } from '../../src/cli/manifests.js';
+import { parseConfig } from '../../src/cni/config.js';
 import type { PfInventory, VfInventory } from '../../src/node/inventory.js';
 import { invalid } from '../support/k8s.js';
 
-const INPUT: ManifestInput = {
+const repoText = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
+
+const SELECTORS = { vendors: ['15b3'], devices: ['1018'], drivers: ['mlx5_core'], pfNames: ['enp66s0f0np0'] };
+/** What the flags give both topologies alike. */
+const BOTH = {
   resource: 'cx5_sriov_switchdev',
   prefix: 'mellanox.com',
-  nad: { namespace: 'default', name: 'default' },
-  cniVersion: '0.3.1',
   image: 'docker.io/library/nginx:alpine',
   iface: 'enp66s0f0np0',
-  selectors: { vendors: ['15b3'], devices: ['1018'], drivers: ['mlx5_core'], pfNames: ['enp66s0f0np0'] },
+  selectors: SELECTORS,
 };
+const INPUT: ManifestInput = { ...BOTH, topology: 'guard', nad: { namespace: 'default', name: 'default' }, cniVersion: '0.3.1', cidr: '10.17.0.0/16' };
+const SHIM: ManifestInput = {
+  ...BOTH,
+  topology: 'shim',
+  nad: { namespace: 'kube-system', name: 'kube-ovn-offload' },
+  multusNamespace: 'kube-system',
+  cniVersion: '1.0.0',
+};
+const guard = (over: Partial<Extract<ManifestInput, { topology: 'guard' }>> = {}): ManifestInput => ({ ...INPUT, ...over } as ManifestInput);
+const shim = (over: Partial<Extract<ManifestInput, { topology: 'shim' }>> = {}): ManifestInput => ({ ...SHIM, ...over } as ManifestInput);
 const RESOURCE = 'mellanox.com/cx5_sriov_switchdev';
+const SOCKET = '/run/openvswitch/kube-ovn-daemon.sock';
+const LOG = '/var/log/kube-ovn/kube-ovn-offload.log';
 
 /** The conflist inside a NAD, parsed. */
 const conflist = (input: ManifestInput = INPUT) => JSON.parse(buildManifests(input).nad.spec.config) as Record<string, any>;
+/** deploy/daemonset.yaml as objects. */
+const daemonSetFile = () => parse(repoText('deploy/daemonset.yaml')) as Record<string, any>;
 
 describe('buildManifests', () => {
   it('writes the device plugin ConfigMap the seed writes by hand, plus pfNames', () => {
@@ -49,6 +70,10 @@ describe('buildManifests', () => {
     });
   });
 
+  it.each([['guard', INPUT], ['shim', SHIM]])('%s: writes the DaemonSet of deploy/daemonset.yaml', (_, input) => {
+    expect(buildManifests(input).daemonSet).toEqual(daemonSetFile());
+  });
+
   it('writes a NAD whose resourceName annotation names <prefix>/<resource>', () => {
     const { nad } = buildManifests(INPUT);
     expect(nad).toMatchObject({
@@ -59,40 +84,118 @@ describe('buildManifests', () => {
     expect(typeof nad.spec.config).toBe('string');
   });
 
-  it('puts a conflist in the NAD that parses as JSON, with kube-ovn-offload first and portmap after', () => {
+  it('guard: puts [kube-ovn-offload (guard), kube-ovn, portmap] in the NAD, as JSON', () => {
     expect(conflist()).toEqual({
       cniVersion: '0.3.1',
       name: 'kube-ovn',
       plugins: [
-        { type: 'kube-ovn-offload', server_socket: '/run/openvswitch/kube-ovn-daemon.sock', provider: 'default.default.ovn', log_file: '/var/log/kube-ovn/kube-ovn-offload.log' },
+        { type: 'kube-ovn-offload', mode: 'guard', server_socket: SOCKET, log_file: LOG },
+        { type: 'kube-ovn', server_socket: SOCKET, provider: 'default.default.ovn' },
         { type: 'portmap', capabilities: { portMappings: true } },
       ],
     });
   });
 
-  it('with the defaults, writes the same NAD as conf/nad.yaml', () => {
-    const file = parse(readFileSync(new URL('../../conf/nad.yaml', import.meta.url), 'utf8')) as Record<string, any>;
-    const { nad } = buildManifests(INPUT);
-    expect({ ...nad, spec: { config: JSON.parse(nad.spec.config) } }).toEqual({ ...file, spec: { config: JSON.parse(file.spec.config) } });
+  it('shim: puts [kube-ovn-offload (shim, provider ovn), portmap] in a NAD of the Multus namespace, at 1.0.0', () => {
+    const { nad } = buildManifests(SHIM);
+    expect(nad.metadata).toEqual({ name: 'kube-ovn-offload', namespace: 'kube-system', annotations: { 'k8s.v1.cni.cncf.io/resourceName': RESOURCE } });
+    expect(conflist(SHIM)).toEqual({
+      cniVersion: '1.0.0',
+      name: 'kube-ovn',
+      plugins: [
+        { type: 'kube-ovn-offload', mode: 'shim', server_socket: SOCKET, provider: 'ovn', log_file: LOG },
+        { type: 'portmap', capabilities: { portMappings: true } },
+      ],
+    });
+  });
+
+  // pkg/util/network_attachment.go IsOvnNetwork: some plugin of the list has "type": "kube-ovn".
+  it('guard lists exactly one "type": "kube-ovn" entry, so kube-ovn-controller serves the NAD; shim lists none', () => {
+    const kubeOvn = (input: ManifestInput) => conflist(input).plugins.filter((p: { type: string }) => p.type === 'kube-ovn');
+    expect(kubeOvn(INPUT)).toHaveLength(1);
+    expect(kubeOvn(guard({ vfDriver: 'vfio-pci', nad: { namespace: 'kube-system', name: 'offload' } }))).toHaveLength(1);
+    expect(kubeOvn(SHIM)).toEqual([]);
+  });
+
+  it('--vf-driver: guard writes it equal into its entry and kube-ovn\'s, shim into its one entry; portmap never', () => {
+    const g = conflist(guard({ vfDriver: 'vfio-pci' })).plugins;
+    expect(g.map((p: Record<string, unknown>) => p.vf_driver)).toEqual(['vfio-pci', 'vfio-pci', undefined]);
+    const sh = conflist(shim({ vfDriver: 'vfio-pci' })).plugins;
+    expect(sh.map((p: Record<string, unknown>) => p.vf_driver)).toEqual(['vfio-pci', undefined]);
+    expect(JSON.stringify(conflist())).not.toContain('vf_driver');
+  });
+
+  it.each([
+    ['guard', INPUT, { mode: 'guard', provider: 'ovn', vfDriver: '' }],
+    ['guard with --vf-driver', guard({ vfDriver: 'vfio-pci' }), { mode: 'guard', provider: 'ovn', vfDriver: 'vfio-pci' }],
+    ['shim', SHIM, { mode: 'shim', provider: 'ovn', vfDriver: '' }],
+    ['shim with --vf-driver', shim({ vfDriver: 'vfio-pci' }), { mode: 'shim', provider: 'ovn', vfDriver: 'vfio-pci' }],
+  ])('%s: our entry, as libcni hands it over, passes the plugin\'s own config parser', (_, input, want) => {
+    const list = conflist(input);
+    const ours = list.plugins.find((p: { type: string }) => p.type === 'kube-ovn-offload');
+    // libcni's buildOneConfig adds the list's name and cniVersion to each entry.
+    const config = parseConfig({ ...ours, name: list.name, cniVersion: list.cniVersion }, {});
+    expect(ours.mode).toBe(want.mode);
+    expect(config).toMatchObject({ serverSocket: SOCKET, provider: want.provider, vfDriver: want.vfDriver, logFile: LOG });
+  });
+
+  it('with the defaults, writes the same NAD as conf/nad.yaml and the same Subnet as conf/subnet.yaml', () => {
+    const nadFile = parse(repoText('conf/nad.yaml')) as Record<string, any>;
+    const subnetFile = parse(repoText('conf/subnet.yaml')) as Record<string, any>;
+    const { nad, subnet } = buildManifests(INPUT);
+    expect({ ...nad, spec: { config: JSON.parse(nad.spec.config) } }).toEqual({ ...nadFile, spec: { config: JSON.parse(nadFile.spec.config) } });
+    expect(subnet).toEqual(subnetFile);
   });
 
   it.each([
     [{ namespace: 'default', name: 'default' }, 'default.default.ovn'],
     [{ namespace: 'kube-system', name: 'offload' }, 'offload.kube-system.ovn'],
-  ])('the provider defaults to <name>.<namespace>.ovn: %o → %s', (nad, provider) => {
-    expect(conflist({ ...INPUT, nad }).plugins[0].provider).toBe(provider);
+  ])('guard: the provider of kube-ovn\'s entry and of the Subnet defaults to <name>.<namespace>.ovn: %o → %s', (nad, provider) => {
+    const input = guard({ nad });
+    expect(conflist(input).plugins[1].provider).toBe(provider);
+    expect(buildManifests(input).subnet!.spec.provider).toBe(provider);
   });
 
-  it('an explicit provider wins over the default', () => {
-    expect(conflist({ ...INPUT, provider: 'x.y.ovn' }).plugins[0].provider).toBe('x.y.ovn');
+  it('guard: an explicit provider wins over the default, in kube-ovn\'s entry and the Subnet alike', () => {
+    const input = guard({ provider: 'x.y.ovn' });
+    expect(conflist(input).plugins[1].provider).toBe('x.y.ovn');
+    expect(buildManifests(input).subnet!.spec.provider).toBe('x.y.ovn');
   });
 
   it('carries the cniVersion given', () => {
-    expect(conflist({ ...INPUT, cniVersion: '1.1.0' }).cniVersion).toBe('1.1.0');
+    expect(conflist(guard({ cniVersion: '1.1.0' })).cniVersion).toBe('1.1.0');
+    expect(conflist(shim({ cniVersion: '1.1.0' })).cniVersion).toBe('1.1.0');
   });
 
-  it('writes an example Pod in the NAD namespace that asks for one VF, as quantity strings', () => {
-    const { pod } = buildManifests({ ...INPUT, nad: { namespace: 'kube-system', name: 'offload' } });
+  it('guard: writes a cluster-scoped Subnet named after the NAD, its gateway excluded, no namespaces', () => {
+    expect(buildManifests(guard({ nad: { namespace: 'kube-system', name: 'offload' } })).subnet).toEqual({
+      apiVersion: 'kubeovn.io/v1',
+      kind: 'Subnet',
+      metadata: { name: 'offload-kube-system' },
+      spec: {
+        protocol: 'IPv4',
+        cidrBlock: '10.17.0.0/16',
+        gateway: '10.17.0.1',
+        excludeIps: ['10.17.0.1'],
+        provider: 'offload.kube-system.ovn',
+        natOutgoing: true,
+      },
+    });
+  });
+
+  it.each([
+    ['fd00:10:17::/112', { protocol: 'IPv6', cidrBlock: 'fd00:10:17::/112', gateway: 'fd00:10:17::1', excludeIps: ['fd00:10:17::1'] }],
+    ['10.17.0.0/16,fd00:10:17::/112', { protocol: 'Dual', cidrBlock: '10.17.0.0/16,fd00:10:17::/112', gateway: '10.17.0.1,fd00:10:17::1', excludeIps: ['10.17.0.1', 'fd00:10:17::1'] }],
+  ])('guard: the Subnet\'s protocol and gateway follow the CIDR %s', (cidr, spec) => {
+    expect(buildManifests(guard({ cidr })).subnet!.spec).toMatchObject(spec);
+  });
+
+  it('shim: writes no Subnet (its pods are on kube-ovn\'s default network)', () => {
+    expect(buildManifests(SHIM).subnet).toBeUndefined();
+  });
+
+  it('guard: writes an example Pod in the NAD namespace that asks for one VF, as quantity strings', () => {
+    const { pod } = buildManifests(guard({ nad: { namespace: 'kube-system', name: 'offload' } }));
     expect(pod).toMatchObject({
       apiVersion: 'v1',
       kind: 'Pod',
@@ -105,34 +208,101 @@ describe('buildManifests', () => {
     }]);
   });
 
+  it('shim: writes an example Pod without a default-network annotation that asks for one VF', () => {
+    const { pod } = buildManifests(SHIM);
+    expect(pod.metadata).toEqual({ name: 'offload-example', namespace: 'default' });
+    expect(pod.spec.containers[0]!.resources).toEqual({ requests: { [RESOURCE]: '1' }, limits: { [RESOURCE]: '1' } });
+  });
+
   it('gives install.sh the offload settings and the uplink as IFACE', () => {
     expect(buildManifests(INPUT).installSh).toEqual([['HW_OFFLOAD', 'true'], ['ENABLE_LB', 'false'], ['ENABLE_MIRROR', 'false'], ['IFACE', 'enp66s0f0np0']]);
   });
 });
 
+/** The lines of a trailing comment block that follow `marker`, the "#" and indent removed. */
+function commentAfter(text: string, marker: string): string[] {
+  const lines = text.split('\n');
+  const at = lines.findIndex((l) => l.includes(marker));
+  expect(at, marker).toBeGreaterThanOrEqual(0);
+  const block: string[] = [];
+  for (const line of lines.slice(at + 1)) {
+    const m = /^# {4}(.*)$/.exec(line); // "#     {": a quoted setting, four spaces in
+    if (!m) break;
+    block.push(m[1]!);
+  }
+  return block;
+}
+
 describe('renderYaml', () => {
   const text = renderYaml(buildManifests(INPUT));
+  const shimText = renderYaml(buildManifests(SHIM));
 
-  it('is one stream of three documents, equal to the objects', () => {
-    const docs = parseAllDocuments(text);
-    expect(docs.map((d) => d.errors)).toEqual([[], [], []]);
-    const m = buildManifests(INPUT);
-    expect(docs.map((d) => d.toJS())).toEqual([m.configMap, m.nad, m.pod]);
+  it.each([['guard', INPUT, 5], ['shim', SHIM, 4]])('%s: is one stream of %s documents, equal to the objects', (_, input, count) => {
+    const docs = parseAllDocuments(renderYaml(buildManifests(input)));
+    expect(docs.flatMap((d) => d.errors)).toEqual([]);
+    expect(docs).toHaveLength(count);
+    expect(docs.map((d) => d.toJS())).toEqual(objectsOf(buildManifests(input)));
   });
 
   it('puts a comment above each object saying what it is for', () => {
-    const above = text.split('\n---\n').map((doc) => doc.replace(/^---\n/, '').split('\n')[0]);
-    expect(above).toEqual([
+    const above = (t: string) => t.split('\n---\n').map((doc) => doc.replace(/^---\n/, '').split('\n')[0]);
+    expect(above(text)).toEqual([
       expect.stringMatching(/^# SR-IOV device plugin config/),
-      expect.stringMatching(/^# NetworkAttachmentDefinition default\/default/),
+      expect.stringMatching(/^# DaemonSet kube-system\/kube-ovn-offload: installs kube-ovn-offload/),
+      expect.stringMatching(/^# NetworkAttachmentDefinition default\/default: the pod's default network/),
+      expect.stringMatching(/^# Subnet default-default: the addresses of provider default\.default\.ovn/),
+      expect.stringMatching(/^# Example Pod/),
+    ]);
+    expect(above(shimText)).toEqual([
+      expect.stringMatching(/^# SR-IOV device plugin config/),
+      expect.stringMatching(/^# DaemonSet kube-system\/kube-ovn-offload/),
+      expect.stringMatching(/^# NetworkAttachmentDefinition kube-system\/kube-ovn-offload: Multus's clusterNetwork/),
       expect.stringMatching(/^# Example Pod/),
     ]);
   });
 
-  it('ends with the install.sh settings and says the DaemonSet is not generated yet, as comments', () => {
+  it('guard: says why kube-ovn must stay in the NAD', () => {
+    expect(text).toContain('# kube-ovn-offload (mode guard) checks');
+    expect(text.replace(/\n# /g, ' ')).toContain('kube-ovn must stay in the list: kube-ovn-controller allocates addresses only for a NAD that has a "type": "kube-ovn" plugin (IsOvnNetwork).');
+  });
+
+  it('prints the DaemonSet as deploy/daemonset.yaml writes it, its comments included, under its own header', () => {
+    const file = repoText('deploy/daemonset.yaml');
+    const body = file.slice(file.indexOf('apiVersion:'));
+    expect(text).toContain(`\n${body}---\n`);
+    expect(text).toContain('#   kubectl -n kube-system exec ds/kube-ovn-offload -- kube-ovn-offload doctor\n');
+    expect(text).not.toContain('test/unit/deploy.test.ts');
+    expect(text).not.toContain('Not generated yet');
+  });
+
+  it('ends with the install.sh settings, as comments', () => {
     const tail = text.slice(text.lastIndexOf('limits:'));
     expect(tail).toContain('#   HW_OFFLOAD=true ENABLE_LB=false ENABLE_MIRROR=false IFACE=enp66s0f0np0\n');
-    expect(tail).toMatch(/^# Not generated yet: the DaemonSet that installs kube-ovn-offload/m);
+    expect(shimText.slice(shimText.lastIndexOf('limits:'))).toContain('#   HW_OFFLOAD=true ENABLE_LB=false ENABLE_MIRROR=false IFACE=enp66s0f0np0\n');
+  });
+
+  it('shim: ends with the thick Multus setting, clusterNetwork and multusNamespace by name', () => {
+    const thick = commentAfter(shimText, 'kube-system/multus-daemon-config');
+    expect(JSON.parse(`{${thick.join('').replace(/,$/, '')}}`)).toEqual({ clusterNetwork: 'kube-ovn-offload', multusNamespace: 'kube-system' });
+  });
+
+  it('shim: ends with a complete thin Multus configuration pointing clusterNetwork at the NAD by name', () => {
+    const thin = JSON.parse(commentAfter(shimText, 'instead of =auto:').join('\n'));
+    expect(thin).toEqual({
+      cniVersion: '1.0.0',
+      name: 'multus-cni-network',
+      type: 'multus',
+      capabilities: { portMappings: true },
+      kubeconfig: '/etc/cni/net.d/multus.d/multus.kubeconfig',
+      multusNamespace: 'kube-system',
+      clusterNetwork: 'kube-ovn-offload',
+    });
+    const other = renderYaml(buildManifests(shim({ nad: { namespace: 'multus', name: 'offload' }, multusNamespace: 'multus', cniVersion: '1.1.0' })));
+    expect(JSON.parse(commentAfter(other, 'instead of =auto:').join('\n'))).toMatchObject({ cniVersion: '1.1.0', multusNamespace: 'multus', clusterNetwork: 'offload' });
+  });
+
+  it('shim: says that STATUS and GC need cniVersion 1.1.0', () => {
+    expect(shimText.replace(/\n# /g, ' ')).toContain('cniVersion 1.0.0: STATUS and GC reach the plugin at 1.1.0 only');
   });
 
   it('writes config.json and spec.config as literal blocks and the quantities quoted, as the seed does', () => {
@@ -143,12 +313,26 @@ describe('renderYaml', () => {
   });
 
   it('without a known uplink, leaves IFACE for the reader to fill', () => {
-    expect(renderYaml(buildManifests({ ...INPUT, iface: undefined }))).toContain('IFACE=<the uplink that holds the node IP>');
+    expect(renderYaml(buildManifests(guard({ iface: undefined })))).toContain('IFACE=<the uplink that holds the node IP>');
   });
 
-  it('--json form: the same three objects', () => {
-    const m = buildManifests(INPUT);
-    expect(JSON.parse(renderJson(m))).toEqual([m.configMap, m.nad, m.pod]);
+  it.each([['guard', INPUT], ['shim', SHIM]])('--json form, %s: the same objects, in the same order', (_, input) => {
+    const m = buildManifests(input);
+    expect(JSON.parse(renderJson(m))).toEqual(parseAllDocuments(renderYaml(m)).map((d) => d.toJS()));
+  });
+});
+
+describe('wrap', () => {
+  it('keeps every word, in order, on lines no longer than the width unless one word is longer', () => {
+    fc.assert(fc.property(fc.array(fc.stringMatching(/^[a-z]{1,30}$/), { maxLength: 40 }), fc.integer({ min: 10, max: 100 }), (words, width) => {
+      const lines = wrap([words.join(' ')], width);
+      expect(lines.join(' ').split(' ').filter(Boolean)).toEqual(words);
+      for (const l of lines) if (l.includes(' ')) expect(l.length).toBeLessThanOrEqual(width);
+    }));
+  });
+
+  it('leaves a paragraph that starts with a space, and an empty one, as they are', () => {
+    expect(wrap(['    "clusterNetwork": "kube-ovn-offload",', ''], 10)).toEqual(['    "clusterNetwork": "kube-ovn-offload",', '']);
   });
 });
 
@@ -234,9 +418,11 @@ const clone = <T>(x: T): T => structuredClone(x);
 describe('the Kubernetes API schema (kubernetes-models)', () => {
   const m = buildManifests(INPUT);
 
-  it('accepts the ConfigMap and the Pod', () => {
-    expect(invalid(() => new ConfigMap(m.configMap).validate())).toBeUndefined();
-    expect(invalid(() => new Pod(m.pod).validate())).toBeUndefined();
+  it.each([['guard', INPUT], ['shim', SHIM]])('%s: accepts the ConfigMap, the DaemonSet and the Pod', (_, input) => {
+    const built = buildManifests(input);
+    expect(invalid(() => new ConfigMap(built.configMap).validate())).toBeUndefined();
+    expect(invalid(() => new DaemonSet(built.daemonSet as any).validate())).toBeUndefined();
+    expect(invalid(() => new Pod(built.pod).validate())).toBeUndefined();
   });
 
   it.each([
@@ -328,8 +514,8 @@ describe('the NetworkAttachmentDefinition CRD schema (ajv)', () => {
     expect(invalid(() => new CustomResourceDefinition(crd as any).validate())).toBeUndefined();
   });
 
-  it('accepts the NAD', () => {
-    expect(errors(nad)).toEqual([]);
+  it.each([['guard', INPUT], ['shim', SHIM]])('accepts the %s NAD', (_, input) => {
+    expect(errors(buildManifests(input).nad)).toEqual([]);
   });
 
   it.each([
@@ -344,5 +530,66 @@ describe('the NetworkAttachmentDefinition CRD schema (ajv)', () => {
 
   it('keeps the metadata valid ObjectMeta (checked through a Pod, which shares its schema)', () => {
     expect(invalid(() => new Pod({ metadata: nad.metadata, spec: { containers: [{ name: 'a', image: 'b' }] } }).validate())).toBeUndefined();
+  });
+});
+
+/** The paths of keys the schema does not define where it lists an object's properties: the API server would prune them. */
+function unknownFields(schema: Record<string, any>, value: unknown, path = ''): string[] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => (schema.items ? unknownFields(schema.items, v, `${path}/${i}`) : []));
+  if (value === null || typeof value !== 'object' || !schema.properties) return [];
+  return Object.entries(value).flatMap(([k, v]) => (schema.properties[k] ? unknownFields(schema.properties[k], v, `${path}/${k}`) : [`${path}/${k}`]));
+}
+
+describe('kube-ovn\'s Subnet CRD schema (ajv, test/fixtures/kube-ovn/subnet-crd.yaml from kube-ovn 1533681d)', () => {
+  const schema = parse(readFileSync(new URL('../fixtures/kube-ovn/subnet-crd.yaml', import.meta.url), 'utf8')) as Record<string, any>;
+  // The API server's own vocabulary: x-kubernetes-* markers constrain merges, not values; the
+  // formats are the OpenAPI ones the CRD uses.
+  const ajv = new Ajv({ allErrors: true });
+  for (const keyword of ['x-kubernetes-list-type', 'x-kubernetes-map-type']) ajv.addKeyword(keyword);
+  ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31 });
+  ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isInteger(n) });
+  ajv.addFormat('date-time', (s: string) => !Number.isNaN(Date.parse(s)));
+  const validate = ajv.compile(schema);
+  const errors = (subnet: unknown) => (validate(subnet) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`));
+
+  it('is the Subnet schema: cidrBlock, provider, excludeIps and namespaces are where the builder writes them', () => {
+    expect(schema.properties.spec.properties).toMatchObject({
+      cidrBlock: { type: 'string' },
+      provider: { type: 'string' },
+      excludeIps: { type: 'array', items: { type: 'string' } },
+      namespaces: { type: 'array' },
+    });
+  });
+
+  it.each([
+    ['IPv4', '10.17.0.0/16'],
+    ['IPv6', 'fd00:10:17::/112'],
+    ['Dual', '10.17.0.0/16,fd00:10:17::/112'],
+  ])('accepts the %s Subnet, and it has no field the CRD lacks', (_, cidr) => {
+    const { subnet } = buildManifests(guard({ cidr }));
+    expect(errors(subnet)).toEqual([]);
+    expect(unknownFields(schema, subnet)).toEqual([]);
+  });
+
+  it.each([
+    ['a cidrBlock that is a list', (s: any) => { s.spec.cidrBlock = [s.spec.cidrBlock]; }, '/spec/cidrBlock must be string'],
+    ['excludeIps that is a string', (s: any) => { s.spec.excludeIps = s.spec.excludeIps[0]; }, '/spec/excludeIps must be array'],
+    ['natOutgoing that is a string', (s: any) => { s.spec.natOutgoing = 'true'; }, '/spec/natOutgoing must be boolean'],
+    ['an mtu that is no int32', (s: any) => { s.spec.mtu = 2 ** 40; }, '/spec/mtu must match format "int32"'],
+  ])('refuses a Subnet with %s', (_, spoil, error) => {
+    const bad = structuredClone(buildManifests(INPUT).subnet!);
+    spoil(bad);
+    expect(errors(bad)).toContain(error);
+  });
+
+  it('finds a field the CRD does not define, such as a misspelt cidrBlock', () => {
+    const bad = structuredClone(buildManifests(INPUT).subnet!) as any;
+    bad.spec.cidr = bad.spec.cidrBlock;
+    expect(unknownFields(schema, bad)).toEqual(['/spec/cidr']);
+  });
+
+  it('keeps the metadata valid ObjectMeta (checked through a Pod, which shares its schema)', () => {
+    const { subnet } = buildManifests(INPUT);
+    expect(invalid(() => new Pod({ metadata: subnet!.metadata, spec: { containers: [{ name: 'a', image: 'b' }] } }).validate())).toBeUndefined();
   });
 });
