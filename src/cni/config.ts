@@ -45,8 +45,10 @@ const NetConf = z.looseObject({
   vhost_user_socket_volume_name: z.optional(z.string()),
   vhost_user_socket_name: z.optional(z.string()),
   vhost_user_socket_consumption: z.optional(z.string()),
+  mode: z.optional(z.enum(['guard', 'shim'], 'must be "guard" (checks, then kube-ovn\'s binary forwards) or "shim" (forwards itself)')),
   // Loose: a key a newer release adds must not refuse pods on a node still running this one.
   offload: z.optional(z.looseObject({
+    require_vf: z.optional(z.boolean()),
     enforce: z.optional(z.boolean()),
     allow_bond: z.optional(z.boolean()),
     check_ovs: z.optional(z.boolean()),
@@ -70,16 +72,20 @@ const NetConf = z.looseObject({
 });
 
 /** The validated, defaulted configuration the code works with. */
+export type Mode = 'guard' | 'shim';
+
 export interface Config {
   cniVersion: string;
   name: string;
+  /** DESIGN §1.1: guard checks and records, kube-ovn's binary next in the list forwards; shim forwards itself. */
+  mode: Mode;
   serverSocket: string;
   provider: string;
   routes: Route[] | null;
   dns: Dns;
   vfDriver: string;
   vhostUser: { volumeName: string; name: string; consumption: string };
-  offload: { enforce: boolean; allowBond: boolean; checkOvs: boolean };
+  offload: { requireVf: boolean; enforce: boolean; allowBond: boolean; checkOvs: boolean };
   ovsdbSocket: string;
   daemonTimeoutMs: number;
   toolTimeoutMs: number;
@@ -100,7 +106,8 @@ export const DEFAULTS = {
   serverSocket: '/run/openvswitch/kube-ovn-daemon.sock',
   provider: 'ovn',
   ovsdbSocket: '/run/openvswitch/db.sock',
-  daemonTimeoutS: 300,
+  // Below the kubelet's 240 s sandbox deadline, so the plugin, not a SIGKILL, reports a slow daemon.
+  daemonTimeoutS: 200,
   toolTimeoutS: 10,
   lockTimeoutS: 60,
   stateDir: '/var/lib/cni/kube-ovn-offload',
@@ -124,9 +131,11 @@ export function parseConfig(doc: unknown, env: NodeJS.ProcessEnv): Config {
   const c = parsed.data;
   // kube-ovn's remap: when an ipam section names the daemon, its keys win (pkg/netconf).
   const ipam = c.ipam;
+  const mode = c.mode ?? 'guard';
   return {
     cniVersion: c.cniVersion,
     name: c.name,
+    mode,
     serverSocket: ipam?.server_socket || c.server_socket || DEFAULTS.serverSocket,
     provider: ipam?.provider || c.provider || DEFAULTS.provider,
     routes: (ipam?.routes ?? c.routes) ?? null,
@@ -138,6 +147,8 @@ export function parseConfig(doc: unknown, env: NodeJS.ProcessEnv): Config {
       consumption: c.vhost_user_socket_consumption ?? '',
     },
     offload: {
+      // A clusterNetwork shim sees every pod, most without a VF; a guard NAD exists for VF pods only.
+      requireVf: c.offload?.require_vf ?? mode === 'guard',
       enforce: c.offload?.enforce ?? true,
       allowBond: c.offload?.allow_bond ?? false,
       checkOvs: c.offload?.check_ovs ?? true,
@@ -158,7 +169,7 @@ export function parseConfig(doc: unknown, env: NodeJS.ProcessEnv): Config {
     prevResult: c.prevResult,
     validAttachments: (c['cni.dev/valid-attachments'] ?? c['cni.dev/attachments'])?.map((a) => ({ containerId: a.containerID, ifname: a.ifname })),
     notes: Object.keys(c.offload ?? {})
-      .filter((k) => !['enforce', 'allow_bond', 'check_ovs'].includes(k))
+      .filter((k) => !['require_vf', 'enforce', 'allow_bond', 'check_ovs'].includes(k))
       .map((k) => `unknown key offload.${k} ignored (a newer release's?)`),
   };
 }

@@ -21,7 +21,7 @@ export function daemonClient(socketPath: string, timeoutMs: number): DaemonClien
   return {
     async add(req) {
       const { status, body } = await post(socketPath, '/api/v1/add', req, timeoutMs);
-      if (status !== 200) throw rpcError('add', status, daemonErrorText(body), socketPath);
+      if (status !== 200) throw rpcError('add', status, daemonErrorText(body), socketPath, req);
       if (body.trim() === '') throw new DaemonAnswerError(Code.TryAgainLater, 'kube-ovn daemon answered ADD with an empty body', `POST /api/v1/add on ${socketPath} returned 200 and no JSON; see the kube-ovn-cni pod's log on this node`);
       let doc: unknown;
       try {
@@ -35,7 +35,7 @@ export function daemonClient(socketPath: string, timeoutMs: number): DaemonClien
     },
     async del(req) {
       const { status, body } = await post(socketPath, '/api/v1/del', req, timeoutMs);
-      if (status !== 204 && status !== 200) throw rpcError('del', status, daemonErrorText(body), socketPath);
+      if (status !== 204 && status !== 200) throw rpcError('del', status, daemonErrorText(body), socketPath, req);
     },
   };
 }
@@ -44,9 +44,36 @@ export function daemonClient(socketPath: string, timeoutMs: number): DaemonClien
 // or a wrong socket; retrying will not help. Everything else kube-ovn's binary calls "try again".
 const PROTOCOL_MISMATCH = new Set([404, 405, 406, 415]);
 
-function rpcError(op: 'add' | 'del', status: number, text: string, socket: string): CniError {
+// handler.go handleAdd: "provider default.default.ovn is not bound to any subnet" (v1.15.18+,
+// v1.16.3+, HEAD), "provider x.y not bind to any subnet" (older, for non-OVN providers).
+const NO_SUBNET = /^provider (\S+) (?:is not bound|not bind) to any subnet/;
+// handleAdd after its 20 × 1 s wait: "no address allocated to pod default/web-0 provider default.default.ovn, please see …".
+const NO_ADDRESS = /^no address allocated to pod (\S+) provider (\S+?),/;
+// configureNic after 30 s: "configure nic eth0 for pod web-0/default failed: ovs interface 5b45c61b307e_h is not ready after 30s".
+const NOT_READY = /ovs interface (\S+) is not ready after (\S+)/;
+
+/** The daemon's refusal as a CNI error that names its cause and fix, where kube-ovn's text is known. */
+function rpcError(op: 'add' | 'del', status: number, text: string, socket: string, req: CniRequest): CniError {
+  const said = `POST /api/v1/${op} on ${socket} returned ${status}: ${text}`;
+  const noSubnet = status === 400 ? NO_SUBNET.exec(text) : null;
+  if (noSubnet) {
+    // The daemon compares the provider without a ".<ifname>" suffix (providerExists).
+    const given = noSubnet[1]!;
+    const provider = given.endsWith(`.${req.if_name}`) ? given.slice(0, -req.if_name.length - 1) : given;
+    return new CniError(Code.InvalidConfig, `kube-ovn has no Subnet for provider ${provider}`, `${said}. kube-ovn v1.15.18+, v1.16.3+ and later refuse a NetworkAttachmentDefinition's provider without a Subnet whose spec.provider is ${provider}: create one (\`kube-ovn-offload manifests --topology guard\` prints it), or use provider "ovn" in a clusterNetwork layout`);
+  }
+  const noAddress = status === 500 ? NO_ADDRESS.exec(text) : null;
+  if (noAddress) {
+    const [, pod = '', provider = ''] = noAddress;
+    return new CniError(Code.TryAgainLater, `kube-ovn allocated no address to pod ${pod} for provider ${provider}`, `${said}. kube-ovn-controller allocates for a NetworkAttachmentDefinition only when one of its plugins has "type": "kube-ovn" (IsOvnNetwork), under provider <nad>.<namespace>.ovn; and for provider "ovn" only to pods without the v1.multus-cni.io/default-network annotation. Check that the NAD keeps kube-ovn in its plugin list and that provider ${provider} matches it, then kube-ovn-controller's log: kubectl -n kube-system logs deploy/kube-ovn-controller | grep ${pod.split('/').pop()}`);
+  }
+  const notReady = status === 500 ? NOT_READY.exec(text) : null;
+  if (notReady) {
+    const [, port, after] = notReady;
+    return new CniError(Code.TryAgainLater, `ovn-controller did not bind port ${port} within ${after}`, `${said}. The daemon waits for external_ids:ovn-installed=true, which ovn-controller sets once it has bound the pod's logical switch port; look at the ovs-ovn pod on this node (kubectl -n kube-system logs <ovs-ovn pod on this node>) and \`ovs-vsctl get interface ${port} external_ids\``);
+  }
   const code = PROTOCOL_MISMATCH.has(status) ? Code.InvalidConfig : Code.TryAgainLater;
-  return new CniError(code, `kube-ovn daemon refused ${op.toUpperCase()} (HTTP ${status}): ${text.split('\n')[0]}`, `POST /api/v1/${op} on ${socket} returned ${status}: ${text}`);
+  return new CniError(code, `kube-ovn daemon refused ${op.toUpperCase()} (HTTP ${status}): ${text.split('\n')[0]}`, said);
 }
 
 /** The daemon's `error` field when the body is its JSON, else the raw (plain-text router) body. */

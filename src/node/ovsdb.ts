@@ -10,6 +10,8 @@ export interface Ovsdb {
   hwOffload(): Promise<HwOffloadAnswer>;
   deletePort(bridge: string, port: string): Promise<'deleted' | 'absent'>;
   portExists(port: string): Promise<boolean>;
+  /** The external_ids of the OVS Interface of this name (kube-ovn writes pod_netns, iface-id, …); undefined when none. */
+  interfaceExternalIds(name: string): Promise<Record<string, string> | undefined>;
 }
 export type HwOffloadAnswer = { reachable: true; value: string | undefined } | { reachable: false; why: string };
 
@@ -73,6 +75,13 @@ export function ovsdbClient(socketPath: string, timeoutMs: number): Ovsdb {
         throw err;
       }
     },
+
+    interfaceExternalIds: (name) =>
+      reached(async (request) => {
+        const found = rows(check(await transact(request, [{ op: 'select', table: 'Interface', where: [['name', '==', name]], columns: ['external_ids'] }]))[0]);
+        if (found[0] === undefined) return undefined;
+        return Object.fromEntries(parse(StringMap, found[0].external_ids, 'Interface.external_ids')[1]);
+      }),
 
     portExists: (port) => reached(async (request) => rows(check(await transact(request, [selectPort(port)]))[0]).length > 0),
 

@@ -1,73 +1,115 @@
-import { existsSync } from 'node:fs';
 import { podIdentity } from '../cni/env.js';
 import { CniError, Code } from '../cni/errors.js';
 import { mergeResults, parsePrevResult, type Result } from '../cni/result.js';
 import { representorHostName } from '../kubeovn/naming.js';
 import { DaemonAnswerError } from '../kubeovn/client.js';
 import { responseIps } from '../kubeovn/protocol.js';
-import { requireDeviceId } from '../node/device-id.js';
-import { enableIpv6 } from '../node/netns.js';
+import { requireDeviceId, findDeviceId } from '../node/device-id.js';
+import { enableIpv6, netnsAlive } from '../node/netns.js';
 import { representorFromSysfs } from '../node/representor.js';
 import type { Vf } from '../node/vf.js';
 import type { Context } from './context.js';
 import { resultFromDaemon, type HostSide } from './daemon-result.js';
 import { enforce } from './enforce.js';
 import { lockVf } from './lock.js';
-import { preflight } from './preflight.js';
-import { addRequest, delRequest, requireDaemonContainerId, type Pod } from './request.js';
-import { describeKey, sameAttachment, type AttachmentKey } from './state.js';
+import { preflight, type OffloadFacts } from './preflight.js';
+import { addRequest, daemonNamesProblem, delRequest, type Pod } from './request.js';
+import { describeKey, sameAttachment, type Attachment, type AttachmentKey } from './state.js';
 
-/** ADD: find the VF and its representor, check offload can work, let the daemon plumb it. */
+/**
+ * ADD (DESIGN §1.1). With a VF: find it and its representor, check offload can work, lock and
+ * record the VF; then in guard mode leave the daemon to kube-ovn's binary, next in the list,
+ * and in shim mode ask the daemon ourselves. Without a VF: 101, or pass straight through.
+ */
 export async function cmdAdd(ctx: Context): Promise<Result> {
   const pod = podIdentity(ctx.env); // checked before any work, as kube-ovn does
-  requireDaemonContainerId(ctx.env.containerId);
-  const prev = ctx.conf.prevResult === undefined ? undefined : parsePrevResult(ctx.conf.prevResult);
-  if (ctx.conf.prevResult !== undefined && !prev) {
-    throw new CniError(Code.InvalidConfig, 'prevResult is not a CNI result', JSON.stringify(ctx.conf.prevResult).slice(0, 300));
+  const names = daemonNamesProblem(ctx.env);
+  if (names) throw names;
+  const prev = prevResultOf(ctx);
+  const device = ctx.conf.offload.requireVf ? await requireDeviceId(ctx.conf.deviceIdSources) : await findDeviceId(ctx.conf.deviceIdSources);
+  if (!device) {
+    ctx.log.info(`no deviceID: passing through without offload checks (${ctx.conf.mode} mode, offload.require_vf false)`);
+    return ctx.conf.mode === 'shim' ? mergeResults(prev, (await forward(ctx, pod, undefined)).result) : prev ?? {};
   }
-  const device = await requireDeviceId(ctx.conf.deviceIdSources);
   ctx.log.with({ deviceID: device.pci });
 
   const lock = await lockVf(ctx.state.lockDir, device.pci, ctx.conf.lockTimeoutMs);
   try {
     const key: AttachmentKey = { network: ctx.conf.name, containerId: ctx.env.containerId, ifname: ctx.env.ifname };
     await refuseIfHeld(ctx, device.pci, key);
-    return await attach(ctx, pod, device.pci, key, prev);
+    const host = representorHostName(ctx.env.containerId, ctx.env.ifname);
+    // Looked up beside the checks; acted on only for a pod that passes them. With
+    // offload.check_ovs false the plugin leaves OVSDB alone altogether.
+    const portOwner = ctx.conf.offload.checkOvs ? ctx.node.ovsdb.interfaceExternalIds(host).catch((err: Error) => err) : undefined;
+    const report = await preflight(ctx.node, device.pci, ctx.conf, { vfInHost: true });
+    ctx.log.with({ uplink: report.facts.uplink, representor: report.facts.representor?.name });
+    const warnings = enforce(ctx, report);
+    await clearStalePort(ctx, host, await portOwner);
+    const attach = ctx.conf.mode === 'shim' ? attachShim : attachGuard;
+    const result = await attach(ctx, { pod, key, facts: report.facts, prev });
+    return warnings.length > 0 ? { ...result, warnings: [...(result.warnings ?? []), ...warnings] } : result;
   } finally {
     await lock.release();
   }
 }
 
-async function attach(ctx: Context, pod: Pod, pci: string, key: AttachmentKey, prev: Result | undefined): Promise<Result> {
-  const report = await preflight(ctx.node, pci, ctx.conf, { vfInHost: true });
-  const { vf, uplink, representor } = report.facts;
-  ctx.log.with({ uplink, representor: representor?.name });
-  const warnings = enforce(ctx, report);
+interface Attaching {
+  pod: Pod;
+  key: AttachmentKey;
+  facts: OffloadFacts;
+  prev: Result | undefined;
+}
 
-  if ((await enableIpv6(ctx.node.run, ctx.env.netns)) === 'absent') {
-    warnings.push('IPv6 sysctls of the pod netns not set: nsenter is not installed');
-    ctx.log.warn(warnings.at(-1)!);
-  }
-  const resp = await ctx.daemon.add(addRequest(ctx, pod, pci)).catch(async (err: unknown) => {
-    if (err instanceof DaemonAnswerError) await rollback(ctx, pod, pci, err.message);
-    throw err;
-  });
-  const host = representor ? await representorNow(ctx, vf) : undefined;
-  ctx.log.info('attached', { representor: host?.representor, ips: responseIps(resp).map((i) => i.ip) });
+/**
+ * Guard: record the VF under the representor name kube-ovn's daemon will give it, and answer
+ * with nothing of our own: kube-ovn's binary parses our result as prevResult, ignores it, and
+ * its result becomes the chain's.
+ */
+async function attachGuard(ctx: Context, a: Attaching): Promise<Result> {
+  const host = representorHostName(ctx.env.containerId, ctx.env.ifname);
+  await ctx.state.put(record(ctx, a, host, {}));
+  ctx.log.info('checked; kube-ovn, next in the list, attaches the pod', { representor: a.facts.representor?.name, renamedTo: host });
+  return a.prev ?? {};
+}
 
-  const ours = resultFromDaemon(resp, { ifname: ctx.env.ifname, netns: ctx.env.netns, vfPci: vf.pci }, host);
-  const result = { ...mergeResults(prev, ours), ...(warnings.length > 0 ? { warnings } : {}) };
+/** Shim: ask the daemon as kube-ovn's binary would, then record what it did. */
+async function attachShim(ctx: Context, a: Attaching): Promise<Result> {
+  const { vf, representor } = a.facts;
+  const { result: ours, host } = await forward(ctx, a.pod, vf, representor ? () => representorNow(ctx, vf) : undefined);
   try {
-    await ctx.state.put({
-      version: 1, ...key, netns: ctx.env.netns, pod, deviceID: pci, pf: vf.pf, uplink, vfIndex: vf.index,
-      representor: { original: representor?.name, host: host?.representor }, result: ours, createdAt: new Date().toISOString(),
-    });
+    await ctx.state.put(record(ctx, a, host?.representor, ours));
   } catch (err) {
     // Without a record DEL could lose track of this VF: undo the attachment instead.
-    await rollback(ctx, pod, pci, (err as Error).message);
+    await rollback(ctx, a.pod, vf.pci, (err as Error).message);
     throw err;
   }
-  return result;
+  return mergeResults(a.prev, ours);
+}
+
+function record(ctx: Context, a: Attaching, host: string | undefined, result: Result): Attachment {
+  const { vf, uplink, representor } = a.facts;
+  return {
+    version: 1, ...a.key, mode: ctx.conf.mode, netns: ctx.env.netns, pod: a.pod, deviceID: vf.pci, pf: vf.pf, uplink, vfIndex: vf.index,
+    vfNetdev: vf.netdevs[0], representor: { original: representor?.name, host }, result, createdAt: new Date().toISOString(),
+  };
+}
+
+/**
+ * What kube-ovn's binary does (cmd/cni cmdAdd): IPv6 on in the pod netns, POST /api/v1/add,
+ * the result built from the answer. With a VF, the result also names it (pciID) and the
+ * representor as the daemon left it.
+ */
+async function forward(ctx: Context, pod: Pod, vf: Vf | undefined, hostSide?: () => Promise<HostSide>): Promise<{ result: Result; host?: HostSide }> {
+  if ((await enableIpv6(ctx.node.run, ctx.env.netns)) === 'absent') {
+    throw new CniError(Code.IOFailure, 'nsenter is not installed', `the shim turns IPv6 on in the pod netns ${ctx.env.netns} before asking the daemon, as kube-ovn's binary does; install util-linux on the node`);
+  }
+  const resp = await ctx.daemon.add(addRequest(ctx, pod, vf?.pci ?? '')).catch(async (err: unknown) => {
+    if (err instanceof DaemonAnswerError) await rollback(ctx, pod, vf?.pci ?? '', err.message);
+    throw err;
+  });
+  const host = await hostSide?.();
+  ctx.log.info('attached', { representor: host?.representor, ips: responseIps(resp).map((i) => i.ip) });
+  return { result: resultFromDaemon(resp, { ifname: ctx.env.ifname, netns: ctx.env.netns, vfPci: vf?.pci }, host), host };
 }
 
 /** Undoes what the daemon may have done, best-effort, and says so in the log. */
@@ -79,17 +121,48 @@ async function rollback(ctx: Context, pod: Pod, pci: string, why: string): Promi
   );
 }
 
+function prevResultOf(ctx: Context): Result | undefined {
+  if (ctx.conf.prevResult === undefined) return undefined;
+  const prev = parsePrevResult(ctx.conf.prevResult);
+  if (!prev) throw new CniError(Code.InvalidConfig, 'prevResult is not a CNI result', JSON.stringify(ctx.conf.prevResult).slice(0, 300));
+  return prev;
+}
+
 /**
  * A VF that another live attachment holds is refused: the device plugin gave it out again
- * before the old pod's DEL finished. A holder whose netns is gone is stale and taken over.
+ * before the old pod's DEL finished (11), or Multus gave this very pod the same VF for a
+ * second network (7). A holder whose netns is no longer a namespace is stale and taken over:
+ * nothing may depend on a DEL arriving (kube-ovn's DEL can fail first, Multus can skip it).
  */
 async function refuseIfHeld(ctx: Context, pci: string, key: AttachmentKey): Promise<void> {
   const held = await ctx.state.get(pci);
   if (!held || sameAttachment(held, key)) return;
-  if (held.netns && existsSync(held.netns)) {
+  if (held.containerId === key.containerId) {
+    throw new CniError(Code.InvalidConfig, `VF ${pci} is already this pod's, as ${held.network}/${held.ifname}`, `Multus hands the default network and a secondary NetworkAttachmentDefinition with the same resourceName the same first VF; the offload resource must not also be used by a secondary network (attachment ${describeKey(key)})`);
+  }
+  if (await netnsAlive(held.netns)) {
     throw new CniError(Code.TryAgainLater, `VF ${pci} is still attached to pod ${held.pod.namespace}/${held.pod.name}`, `attachment ${describeKey(held)} in ${held.netns} holds it; its DEL has not run yet. If that pod is gone, delete its netns or ${ctx.state.vfDir}/${pci}.json`);
   }
   ctx.log.warn(`VF ${pci} was recorded for ${describeKey(held)}, whose netns ${held.netns || '(none)'} is gone; taking it over`);
+}
+
+/**
+ * A br-int port already named as the representor will be (kube-ovn's renameLink would hand it
+ * to a new netdev): left alone when it is this attachment's own (a retried ADD), removed when
+ * its pod's netns is gone, refused (11) while that pod lives. OVSDB out of reach: the hw-offload
+ * check has said so; nothing is removed.
+ */
+async function clearStalePort(ctx: Context, port: string, owner: Record<string, string> | undefined | Error): Promise<void> {
+  if (owner instanceof Error) return void ctx.log.warn(`br-int port ${port} not looked up: ${owner.message}`);
+  if (!owner) return;
+  const netns = owner.pod_netns ?? '';
+  if (netns === ctx.env.netns) return;
+  const of = `pod ${owner.pod_namespace ?? '?'}/${owner.pod_name ?? '?'}`;
+  if (await netnsAlive(netns)) {
+    throw new CniError(Code.TryAgainLater, `br-int already has a port ${port}, of ${of}`, `its netns ${netns} is alive, and kube-ovn would give this pod's representor the same name; the kubelet retries once that pod is deleted`);
+  }
+  const done = await ctx.node.ovsdb.deletePort('br-int', port);
+  ctx.log.warn(`${done === 'deleted' ? 'removed' : 'found gone'} stale br-int port ${port} of ${of}, whose netns ${netns || '(none)'} is gone`);
 }
 
 /**

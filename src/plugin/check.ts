@@ -16,6 +16,11 @@ export async function cmdCheck(ctx: Context): Promise<void> {
   const found = fromConfig ? await ctx.state.get(fromConfig.pci) : await ctx.state.find(key);
   const record = found && sameAttachment(found, key) ? found : undefined; // the VF may be another pod's by now
   const pci = fromConfig?.pci ?? record?.deviceID;
+  if (!pci && !ctx.conf.offload.requireVf) {
+    // A pod without a VF passes through (clusterNetwork layouts); kube-ovn's own CHECK does nothing.
+    ctx.log.info('check passed (no VF: nothing of offload to check)');
+    return;
+  }
   if (!pci) throw new CniError(Code.NoDeviceID, 'no deviceID in the config and no record of this attachment', `attachment ${key.network}/${key.containerId}/${key.ifname}`);
   ctx.log.with({ deviceID: pci });
 

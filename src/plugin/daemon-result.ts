@@ -4,7 +4,8 @@ import { responseIps, type CniResponse } from '../kubeovn/protocol.js';
 export interface PodSide {
   ifname: string;
   netns: string;
-  vfPci: string;
+  /** The VF's PCI address; none for a pod without a VF (shim pass-through). */
+  vfPci?: string;
 }
 
 export interface HostSide {
@@ -24,7 +25,7 @@ export function resultFromDaemon(resp: CniResponse, pod: PodSide, host: HostSide
     ...(resp.mac_address ? { mac: resp.mac_address.toLowerCase() } : {}),
     ...(resp.mtu ? { mtu: resp.mtu } : {}),
     sandbox: pod.netns,
-    pciID: pod.vfPci,
+    ...(pod.vfPci ? { pciID: pod.vfPci } : {}),
   };
   const hostIface = host && { name: host.representor, ...(host.mac ? { mac: host.mac } : {}) };
   const result: Result = {

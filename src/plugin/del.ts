@@ -1,29 +1,38 @@
-import { existsSync } from 'node:fs';
 import { podIdentity } from '../cni/env.js';
 import { CniError, Code } from '../cni/errors.js';
 import { representorHostName } from '../kubeovn/naming.js';
 import { rawDeviceId } from '../node/device-id.js';
+import { netnsAlive, returnVfToHost, setLinkDown, setVfMac } from '../node/netns.js';
 import { isPciAddress } from '../node/pci.js';
 import type { Context } from './context.js';
 import { lockVf, type Lock } from './lock.js';
-import { delRequest, daemonAcceptsContainerId } from './request.js';
+import { daemonNamesProblem, delRequest } from './request.js';
 import { describeKey, sameAttachment, type Attachment, type AttachmentKey } from './state.js';
 
 /**
- * DEL, best-effort and repeatable (CNI spec): the daemon tears down, then the record goes.
- * It succeeds when run twice, without a record, without a netns, without the VF. When the
- * netns is gone the daemon cannot release the VF and answers 500 (reference §3.4); then the
- * stale representor port is removed from br-int here, through OVSDB.
+ * DEL, best-effort and repeatable (CNI spec): it succeeds run twice, without a record, without
+ * a netns, without the VF. Shim mode asks the daemon first; guard mode runs after kube-ovn's
+ * binary has (libcni deletes in reverse order) and never calls the daemon. Then, for a VF still
+ * this attachment's: while the netns lives, the VF goes back to the host netns (the daemon
+ * leaves it in the pod's); once the netns is gone or empty, what the daemon could not do is
+ * done here: representor down, br-int port removed, VF MAC reset through the PF.
  */
 export async function cmdDel(ctx: Context): Promise<void> {
   const pod = podIdentity(ctx.env);
+  const names = daemonNamesProblem(ctx.env);
+  if (names) {
+    // ADD refused this container ID or ifname, so nothing can have been attached.
+    ctx.log.warn(`nothing to delete: ${names.message}`);
+    return;
+  }
   const key: AttachmentKey = { network: ctx.conf.name, containerId: ctx.env.containerId, ifname: ctx.env.ifname };
   const configured = await configuredDeviceId(ctx);
   const pci = isPciAddress(configured) ? configured : (await ctx.state.find(key))?.deviceID;
   ctx.log.with({ deviceID: pci ?? (configured || null) });
-  if (!daemonAcceptsContainerId(ctx.env.containerId)) {
-    // ADD refused this container ID, so nothing can have been attached.
-    ctx.log.warn('container ID shorter than 12 characters: nothing to delete');
+  if (!pci && !configured) {
+    // A pod without a VF: the shim forwards it as kube-ovn's binary would; guard has nothing.
+    if (ctx.conf.mode === 'shim') await ctx.daemon.del(delRequest(ctx, pod, ''));
+    ctx.log.info('detached (no VF)');
     return;
   }
   const lock: Lock | undefined = pci ? await lockVf(ctx.state.lockDir, pci, ctx.conf.lockTimeoutMs) : undefined;
@@ -42,19 +51,74 @@ export async function cmdDel(ctx: Context): Promise<void> {
       // The VF went to another pod before this DEL: leave its VF alone (no MAC reset), clean only ours.
       ctx.log.warn(`VF ${pci} now belongs to ${describeKey(held)}; deleting ${describeKey(key)} without touching the VF`);
     }
-    const deviceId = held && !mine ? '' : pci ?? configured;
     ctx.log.with({ representor: mine?.representor.host ?? null, uplink: mine?.uplink ?? null });
-    try {
-      await ctx.daemon.del(delRequest(ctx, pod, deviceId));
-    } catch (err) {
-      if (!(err instanceof CniError) || err.code !== Code.TryAgainLater || !podGone(ctx, pci)) throw err;
-      ctx.log.warn(`the daemon could not delete (${err.message}); the pod's netns is gone, cleaning up here`);
-      await removeStalePort(ctx, mine);
-    }
+    const alive = await netnsAlive(ctx.env.netns);
+    // In guard mode kube-ovn's binary deleted before us: libcni would not have reached us otherwise.
+    const daemonDone = ctx.conf.mode === 'guard' || (await daemonDel(ctx, pod, held && !mine ? '' : pci ?? configured, alive, pci));
+    if (mine && alive && daemonDone) await giveVfBack(ctx, mine);
+    // An empty CNI_NETNS (containerd's DEL from RemovePodSandbox) makes the daemon do nothing:
+    // then only a record says there is something left to clean.
+    else if (mine || (!held && !daemonDone && ctx.env.netns !== '')) await cleanUpAfterPod(ctx, mine);
     if (mine || (unreadable && pci)) await ctx.state.remove(mine?.deviceID ?? pci!);
     ctx.log.info('detached');
   } finally {
     await lock?.release();
+  }
+}
+
+/**
+ * The daemon's DEL; true when it tore down. When it cannot (it answers 500 for an offload DEL
+ * whose netns is gone, reference §2.2) and the pod is gone, false: the caller cleans up.
+ */
+async function daemonDel(ctx: Context, pod: { name: string; namespace: string }, deviceId: string, alive: boolean, pci: string | undefined): Promise<boolean> {
+  try {
+    await ctx.daemon.del(delRequest(ctx, pod, deviceId));
+    return ctx.env.netns !== '';
+  } catch (err) {
+    const vfGone = pci !== undefined && (await ctx.node.sysfs.list(ctx.node.sysfs.pciDevice(pci))).length === 0;
+    if (!(err instanceof CniError) || err.code !== Code.TryAgainLater || (alive && !vfGone)) throw err;
+    ctx.log.warn(`the daemon could not delete (${err.message}); the pod's netns or VF is gone, cleaning up here`);
+    return false;
+  }
+}
+
+async function giveVfBack(ctx: Context, mine: Attachment): Promise<void> {
+  if (!mine.vfNetdev) return void ctx.log.warn(`the record does not name VF ${mine.deviceID}'s netdev; it comes back when the runtime destroys ${ctx.env.netns}`);
+  try {
+    ctx.log.info(await returnVfToHost(ctx.node.run, ctx.env.netns, { original: mine.vfNetdev, ifname: ctx.env.ifname }));
+  } catch (err) {
+    // The pod is deleted either way; the next pod on this VF gets 11 until the netns is destroyed.
+    ctx.log.error(`VF ${mine.deviceID} left in ${ctx.env.netns}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * What the daemon's deleteNic would have done had it been able to enter the netns: the
+ * representor down, its br-int port removed, the VF's MAC reset through the PF (so the next
+ * pod, or a Kata guest, does not inherit it). Each step is logged; none fails the DEL but the
+ * OVSDB one, which the runtime's retry may complete.
+ */
+async function cleanUpAfterPod(ctx: Context, mine: Attachment | undefined): Promise<void> {
+  const port = mine?.representor.host ?? representorHostName(ctx.env.containerId, ctx.env.ifname);
+  try {
+    if (await setLinkDown(ctx.node.run, port)) ctx.log.info(`representor ${port} set down`);
+  } catch (err) {
+    ctx.log.warn(`representor ${port} not set down: ${(err as Error).message}`);
+  }
+  try {
+    const done = await ctx.node.ovsdb.deletePort('br-int', port);
+    ctx.log.info(done === 'deleted' ? `removed stale port ${port} from br-int` : `no port ${port} on br-int: nothing was left`);
+  } catch (err) {
+    ctx.log.error(`left port ${port} on br-int: ${(err as Error).message}; remove it with \`ovs-vsctl --if-exists del-port br-int ${port}\``);
+  }
+  // Only a VF on record as this attachment's: without one it may be another pod's by now.
+  if (!mine) return;
+  if (!mine.uplink) return void ctx.log.warn(`VF ${mine.deviceID}'s MAC not reset: no PF netdev on record`);
+  try {
+    await setVfMac(ctx.node.run, mine.uplink, mine.vfIndex, '00:00:00:00:00:00');
+    ctx.log.info(`VF ${mine.vfIndex} MAC reset through ${mine.uplink}`);
+  } catch (err) {
+    ctx.log.warn(`VF ${mine.deviceID}'s MAC not reset: ${(err as Error).message}`);
   }
 }
 
@@ -69,21 +133,4 @@ async function configuredDeviceId(ctx: Context): Promise<string> {
   if (isPciAddress(lower)) return lower;
   ctx.log.warn(`deviceID ${JSON.stringify(device.value)} from ${device.source} is not a PCI address; forwarding it as is`);
   return device.value;
-}
-
-/** Nothing of the pod is left to release: no netns, or the VF itself is gone from the node. */
-function podGone(ctx: Context, pci: string | undefined): boolean {
-  const netnsGone = !ctx.env.netns || !existsSync(ctx.env.netns);
-  const vfGone = pci !== undefined && !existsSync(ctx.node.sysfs.pciDevice(pci));
-  return netnsGone || vfGone;
-}
-
-async function removeStalePort(ctx: Context, mine: Attachment | undefined): Promise<void> {
-  const port = mine?.representor.host ?? representorHostName(ctx.env.containerId, ctx.env.ifname);
-  try {
-    const done = await ctx.node.ovsdb.deletePort('br-int', port);
-    ctx.log.info(done === 'deleted' ? `removed stale port ${port} from br-int` : `no port ${port} on br-int: nothing was left`);
-  } catch (err) {
-    ctx.log.error(`left port ${port} on br-int: ${(err as Error).message}; remove it with \`ovs-vsctl --if-exists del-port br-int ${port}\``);
-  }
 }

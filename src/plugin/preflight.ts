@@ -43,6 +43,7 @@ export interface PreflightReport {
 export async function preflight(deps: NodeDeps, pci: string, conf: Pick<Config, 'vfDriver' | 'offload'>, opts: { vfInHost: boolean }): Promise<PreflightReport> {
   const { sysfs, run } = deps;
   const vf = await resolveVf(sysfs, pci);
+  if (opts.vfInHost) refuseIfVfElsewhere(vf, conf.vfDriver);
   const netdevs = await findUplink(sysfs, vf.pf);
   // The tool calls and the OVSDB query are independent: run them side by side.
   const [modeAnswer, ports, hwTcAnswer, ovs, bond] = await Promise.all([
@@ -98,6 +99,17 @@ export async function preflight(deps: NodeDeps, pci: string, conf: Pick<Config, 
 }
 
 const USERSPACE_DRIVERS = new Set(['vfio-pci', 'uio_pci_generic', 'igb_uio']);
+
+/**
+ * A VF bound to a kernel driver always has a netdev; sysfs shows it only in the netns that
+ * holds it. None here means it is still inside a previous pod's netns: kube-ovn's DEL renames
+ * it back but leaves it there until the runtime destroys that netns (kube-ovn#3437). That
+ * passes: try again (11), not a driver problem (108).
+ */
+function refuseIfVfElsewhere(vf: Vf, vfDriver: string): void {
+  if (vfDriver === 'vfio-pci' || !vf.driver || USERSPACE_DRIVERS.has(vf.driver) || vf.netdevs.length > 0) return;
+  throw new CniError(Code.TryAgainLater, `VF ${vf.pci} has no network device in the host netns: it is still inside a previous pod's netns`, `driver ${vf.driver} is bound, so the VF's netdev lives in another network namespace; kube-ovn's DEL leaves it there until the runtime destroys that pod's netns, and the kubelet retries. If it does not clear, find the netns holding it: for ns in $(ip netns list | cut -d' ' -f1); do ip -n "$ns" -br link | sed "s/^/$ns /"; done`);
+}
 
 /** The VF must be bound as vf_driver says: vfio-pci only when asked, else one kernel netdev. */
 function checkVfDriver(vf: Vf, vfDriver: string, vfInHost: boolean): CniError | undefined {

@@ -1,4 +1,6 @@
+import type { CniEnv } from '../cni/env.js';
 import { CniError, Code } from '../cni/errors.js';
+import { ifnameProblem } from '../kubeovn/naming.js';
 import type { CniRequest } from '../kubeovn/protocol.js';
 import type { Context } from './context.js';
 
@@ -12,10 +14,14 @@ export function daemonAcceptsContainerId(id: string): boolean {
   return id.length >= 12;
 }
 
-export function requireDaemonContainerId(id: string): void {
-  if (!daemonAcceptsContainerId(id)) {
-    throw new CniError(Code.InvalidEnvironment, `CNI_CONTAINERID ${JSON.stringify(id)} is shorter than 12 characters`, 'the kube-ovn daemon names the representor <containerID[:12]>_h and needs at least 12 characters');
+/** Why the daemon could not attach this container ID and ifname (it would crash), or undefined. */
+export function daemonNamesProblem(env: Pick<CniEnv, 'containerId' | 'ifname'>): CniError | undefined {
+  if (!daemonAcceptsContainerId(env.containerId)) {
+    return new CniError(Code.InvalidEnvironment, `CNI_CONTAINERID ${JSON.stringify(env.containerId)} is shorter than 12 characters`, 'the kube-ovn daemon names the representor <containerID[:12]>_h and needs at least 12 characters');
   }
+  const bad = ifnameProblem(env.ifname);
+  if (bad) return new CniError(Code.InvalidEnvironment, `CNI_IFNAME ${JSON.stringify(env.ifname)} is too long for kube-ovn`, `${env.ifname} ${bad}; its daemon crashes on a longer one. Name the interface in the pod's network request with at most 12 characters`);
+  return undefined;
 }
 
 /** The daemon request for ADD, every key filled as kube-ovn's cmdAdd fills it. */

@@ -21,7 +21,12 @@ export const Attachment = z.object({
   pf: z.string(),
   uplink: z.optional(z.string()),
   vfIndex: z.number().check(z.int(), z.nonnegative()),
+  /** The VF's netdev name in the host before the pod took it: DEL brings it back under it. */
+  vfNetdev: z.optional(z.string()),
+  /** Which topology attached it (absent in records of releases before topologies). */
+  mode: z.optional(z.enum(['guard', 'shim'])),
   representor: z.object({ original: z.optional(z.string()), host: z.optional(z.string()) }),
+  /** Ours as the runtime saw it: the daemon's in shim mode; empty in guard (kube-ovn's binary answers). */
   result: ResultSchema,
   createdAt: z.string(),
 });
