@@ -1,5 +1,5 @@
 /**
- * Builds what the tests run: the plugin bundle (always); as root, for the e2e suite, cnitool,
+ * Builds what the tests run: the plugin bundle and the simulated kernel's (always); as root, for the e2e suite, cnitool,
  * the kube-ovn CNI stand-in and the single executable (`npm run package`), which the e2e suite
  * runs as well.
  */
@@ -7,10 +7,12 @@ import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
 import { buildCnitool, isRoot } from './e2e.js';
 import { buildKubeOvnCni } from './kube-ovn-cni.js';
+import { buildSimKernel } from './sim-kernel-bundle.js';
 
 export default async function setup(): Promise<void> {
   const root = fileURLToPath(new URL('../..', import.meta.url));
   await execa('node', ['scripts/build.mjs'], { cwd: root, timeout: 120_000, stdio: 'inherit' });
+  await buildSimKernel();
   if (isRoot) {
     await buildCnitool();
     await buildKubeOvnCni();

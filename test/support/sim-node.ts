@@ -5,6 +5,7 @@
  * source of truth; every change rewrites the parts of the tree it touches and the state file,
  * the way the kernel would show it.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, dirname } from 'node:path';
@@ -24,6 +25,10 @@ export interface VfSpec {
   /** The representor's netdev; undefined when the PF is in legacy mode. */
   rep?: string;
   mac: string;
+  /** The MAC the PF holds for this VF (`ip link set <pf> vf N mac M`): what the kube-ovn daemon sets on ADD and clears on DEL. */
+  adminMac?: string;
+  /** Where the netdev is while it is not in the host netns (a pod's): the netns path, its name, ifalias, MAC and addresses there. */
+  away?: { netns: string; name: string; alias?: string; mac?: string; addresses?: string[] };
 }
 
 export interface PfSpec {
@@ -53,10 +58,16 @@ export interface NodeSpec {
   netnsLinks?: Record<string, Record<string, unknown>>;
   devlink?: ToolBehaviour;
   ethtool?: ToolBehaviour;
+  /** A path to the host's netns (/proc/<pid>/ns/net of the test): the fake `ip` reads the kernel's links there after a change. */
+  hostNetns?: string;
+  /** Where the fake tools are; kept in the model for the bundled sim-kernel, which cannot tell from its own path. */
+  toolsDir?: string;
 }
 
 const PCI_PARENT = 'devices/pci0000:40/0000:40:02.0';
 const FAKE_TOOLS = fileURLToPath(new URL('./fake-tools', import.meta.url));
+/** The real iproute2, which the fake `ip` hands every command it does not model. */
+export const REAL_IP = '/bin/ip';
 
 /** A ConnectX-5 PF 0000:42:00.0 with `vfs` VFs in switchdev, hw-tc-offload on. */
 export function connectx5(opts: { vfs?: number; prefix?: string; mode?: Mode; hwTc?: HwTc; pci?: string } = {}): PfSpec {
@@ -86,12 +97,46 @@ export function connectx5(opts: { vfs?: number; prefix?: string; mode?: Mode; hw
 
 export class SimNode {
   readonly root: string;
-  readonly spec: NodeSpec;
+  private current: NodeSpec;
+  private changing = 0;
 
   constructor(spec: NodeSpec, root?: string, build = true) {
     this.root = root ?? mkdtempSync(join(tmpdir(), 'kovo-sysfs-'));
-    this.spec = spec;
-    if (build) this.build();
+    this.current = spec;
+    if (build) this.change(() => this.build(), { fresh: true });
+  }
+
+  private get toolsDir(): string {
+    return this.spec.toolsDir ?? FAKE_TOOLS;
+  }
+
+  /**
+   * The model as the last change left it, whoever made it: the fake tools change the node from
+   * their own processes (sim-kernel.ts), and the simulated daemon from the test's.
+   */
+  get spec(): NodeSpec {
+    if (this.changing === 0 && existsSync(this.modelFile)) this.current = JSON.parse(readFileSync(this.modelFile, 'utf8')) as NodeSpec;
+    return this.current;
+  }
+
+  private get modelFile(): string {
+    return join(this.root, 'sim-node.json');
+  }
+
+  /** One change of the node: under a lock, starting from the model on disk, written back whole. */
+  private change<T>(fn: () => T, opts: { fresh?: boolean } = {}): T {
+    if (this.changing > 0) return fn();
+    const release = lockModel(this.root);
+    this.changing++;
+    try {
+      if (!opts.fresh && existsSync(this.modelFile)) this.current = JSON.parse(readFileSync(this.modelFile, 'utf8')) as NodeSpec;
+      const result = fn();
+      this.writeState();
+      return result;
+    } finally {
+      this.changing--;
+      release();
+    }
   }
 
   /**
@@ -137,22 +182,39 @@ export class SimNode {
   // --- changes, as the kernel would show them -------------------------------------------
 
   setMode(pci: string, mode: Mode): void {
-    const pf = this.pf(pci);
-    pf.mode = mode;
-    this.rebuildPf(pf);
+    this.change(() => {
+      const pf = this.pf(pci);
+      pf.mode = mode;
+      this.rebuildPf(pf);
+    });
+  }
+
+  /**
+   * A VF changed by hand (its driver, its netdev, its representor gone): the PF's tree is
+   * rewritten from the model, and a netdev that no longer exists leaves /sys/class/net.
+   */
+  editVf(pci: string, edit: (vf: VfSpec) => void): void {
+    this.change(() => {
+      const { pf, vf } = this.vf(pci);
+      const before = [vf.netdev, vf.rep];
+      edit(vf);
+      for (const name of before) if (name && name !== vf.netdev && name !== vf.rep) rmSync(this.sys('class', 'net', name), { force: true });
+      this.rebuildPf(pf);
+    });
   }
 
   /** `ethtool -K <uplink> hw-tc-offload on|off` as the driver takes it; false for another netdev. */
   setHwTcOfNetdev(netdev: string, on: boolean): boolean {
-    const pf = this.spec.pfs.find((p) => p.uplink === netdev);
-    if (!pf || pf.hwTc === 'unsupported') return false;
-    this.setHwTc(pf.pci, on ? 'on' : 'off');
-    return true;
+    return this.change(() => {
+      const pf = this.spec.pfs.find((p) => p.uplink === netdev);
+      if (!pf || pf.hwTc === 'unsupported') return false;
+      this.setHwTc(pf.pci, on ? 'on' : 'off');
+      return true;
+    });
   }
 
   setHwTc(pci: string, hwTc: HwTc): void {
-    this.pf(pci).hwTc = hwTc;
-    this.writeState();
+    this.change(() => (this.pf(pci).hwTc = hwTc));
   }
 
   /** Calls the fake nsenter received: one argument list each. */
@@ -163,45 +225,111 @@ export class SimNode {
 
   /** Puts links into the fake nsenter's view of a netns (for CHECK). */
   setNetnsLinks(netns: string, links: Record<string, unknown>): void {
-    this.spec.netnsLinks = { ...this.spec.netnsLinks, [netns]: links };
-    this.writeState();
+    this.change(() => (this.spec.netnsLinks = { ...this.spec.netnsLinks, [netns]: links }));
   }
 
   setTool(tool: 'devlink' | 'ethtool', behaviour: ToolBehaviour): void {
-    this.spec[tool] = behaviour;
-    this.writeState();
+    this.change(() => (this.spec[tool] = behaviour));
   }
 
   /** A netdev renamed (`ip link set dev old name new`): representor or VF. */
   renameNetdev(oldName: string, newName: string): void {
-    for (const pf of this.spec.pfs) {
-      for (const vf of pf.vfs) {
-        if (vf.rep === oldName) {
-          this.moveNetdevDir(pf.pci, oldName, newName);
-          vf.rep = newName;
-        } else if (vf.netdev === oldName) {
-          this.moveNetdevDir(vf.pci, oldName, newName);
-          vf.netdev = newName;
+    this.change(() => {
+      for (const pf of this.spec.pfs) {
+        for (const vf of pf.vfs) {
+          if (vf.rep === oldName) {
+            this.moveNetdevDir(pf.pci, oldName, newName);
+            vf.rep = newName;
+          } else if (vf.netdev === oldName) {
+            this.moveNetdevDir(vf.pci, oldName, newName);
+            vf.netdev = newName;
+          }
         }
       }
-    }
-    this.writeState();
+    });
   }
 
   /** The VF netdev left the host netns (moved into a pod): <vf>/net is empty now. */
-  vfLeftHost(pci: string): void {
-    const { vf } = this.vf(pci);
-    if (!vf.netdev) return;
-    rmSync(this.sys('class', 'net', vf.netdev), { force: true });
-    rmSync(this.sys(PCI_PARENT, vf.pci, 'net', vf.netdev), { recursive: true, force: true });
-    vf.netdev = undefined;
+  vfLeftHost(pci: string, away?: VfSpec['away']): void {
+    this.change(() => {
+      const { vf } = this.vf(pci);
+      if (vf.netdev) {
+        rmSync(this.sys('class', 'net', vf.netdev), { force: true });
+        rmSync(this.sys(PCI_PARENT, vf.pci, 'net', vf.netdev), { recursive: true, force: true });
+      }
+      vf.netdev = undefined;
+      if (away) vf.away = away;
+    });
   }
 
   /** The VF netdev came back to the host netns under `name`. */
   vfReturned(pci: string, name: string): void {
-    const { vf } = this.vf(pci);
-    vf.netdev = name;
-    this.writeNetdev(vf.pci, name, { address: vf.mac });
+    this.change(() => {
+      const { vf } = this.vf(pci);
+      vf.netdev = name;
+      vf.away = undefined;
+      this.writeNetdev(vf.pci, name, { address: vf.mac });
+    });
+  }
+
+  /**
+   * A pod netns destroyed (model only): the kernel returns the physical netdevs in it to the
+   * host netns under the names they have (default_device_exit).
+   */
+  netnsDestroyed(netns: string): void {
+    this.change(() => {
+      for (const vf of this.spec.pfs.flatMap((p) => p.vfs)) if (vf.away?.netns === netns) this.vfReturned(vf.pci, vf.away.name);
+    });
+  }
+
+  /** The VF whose netdev is `name` inside `netns` (model only: the unprivileged suites' pods). */
+  vfAway(netns: string, name: string): VfSpec | undefined {
+    return this.spec.pfs.flatMap((p) => p.vfs).find((v) => v.away?.netns === netns && v.away.name === name);
+  }
+
+  /** A VF netdev renamed inside a pod's netns (model only). */
+  renameAway(netns: string, name: string, newName: string): boolean {
+    return this.change(() => {
+      const vf = this.vfAway(netns, name);
+      if (vf) vf.away = { ...vf.away!, name: newName };
+      return Boolean(vf);
+    });
+  }
+
+  /**
+   * `ip link set <pf> vf <n> mac <mac>`, as mlx5 takes it: the PF's table of VF MACs changes.
+   * False when `netdev` is not a PF of this node (the real `ip` then answers instead).
+   */
+  setVfMac(netdev: string, index: number, mac: string): boolean {
+    return this.change(() => {
+      const vf = this.spec.pfs.find((p) => p.uplink === netdev)?.vfs.find((v) => v.index === index);
+      if (vf) vf.adminMac = mac.toLowerCase();
+      return Boolean(vf);
+    });
+  }
+
+  /**
+   * Reads where the kernel has each VF netdev now and shows it in sysfs, as the kernel would:
+   * a VF and its representor are the two ends of a veth, so the representor's peer is the VF;
+   * a peer named in the host netns is there, a peer in another netns (link_netnsid) is not.
+   */
+  syncFromKernel(): void {
+    this.change(() => {
+      // Read under the lock: every change of the model follows the kernel's, so a snapshot taken
+      // here is never older than the model, and a change made after it is written after it.
+      const args = ['-j', 'link', 'show'];
+      const out = this.spec.hostNetns
+        ? execFileSync('nsenter', [`--net=${this.spec.hostNetns}`, REAL_IP, ...args], { encoding: 'utf8', timeout: 10_000 })
+        : execFileSync(REAL_IP, args, { encoding: 'utf8', timeout: 10_000 });
+      const links = new Map((JSON.parse(out) as Array<{ ifname: string; link?: string }>).map((l) => [l.ifname, l]));
+      for (const pf of this.spec.pfs) {
+        for (const vf of pf.vfs) {
+          const peer = vf.rep ? links.get(vf.rep)?.link : undefined;
+          if (peer && peer !== vf.netdev) this.vfReturned(vf.pci, peer);
+          else if (!peer && vf.netdev && vf.rep && links.has(vf.rep)) this.vfLeftHost(vf.pci);
+        }
+      }
+    });
   }
 
   // --- the tree -------------------------------------------------------------------------
@@ -222,6 +350,7 @@ export class SimNode {
   }
 
   private build(): void {
+    this.spec.toolsDir ??= FAKE_TOOLS;
     for (const d of ['mlx5_core', 'vfio-pci']) mkdirSync(this.sys('bus', 'pci', 'drivers', d), { recursive: true });
     mkdirSync(this.sys('class', 'net'), { recursive: true });
     for (const pf of this.spec.pfs) this.rebuildPf(pf);
@@ -292,15 +421,15 @@ export class SimNode {
         this.writeNetdev(pf.pci, h.name, { phys_port_name: `c1pf${pfNum}vf${h.vf}`, phys_switch_id: pf.switchId, address: '00:00:00:00:00:00' });
       }
     }
-    this.writeState();
   }
 
   /** What the fake devlink and ethtool print, derived from the model. */
   private writeBin(): void {
     const bin = join(this.root, 'bin');
     mkdirSync(bin, { recursive: true });
-    const tools: Record<string, string> = { devlink: join(FAKE_TOOLS, 'devlink'), ethtool: join(FAKE_TOOLS, 'ethtool'), ip: '/usr/sbin/ip' };
-    if (this.spec.nsenter !== 'real') tools.nsenter = join(FAKE_TOOLS, 'nsenter');
+    const dir = this.toolsDir;
+    const tools: Record<string, string> = { devlink: join(dir, 'devlink'), ethtool: join(dir, 'ethtool'), ip: join(dir, 'ip') };
+    if (this.spec.nsenter !== 'real') tools.nsenter = join(dir, 'nsenter');
     for (const [name, target] of Object.entries(tools)) {
       rmSync(join(bin, name), { force: true });
       const behaviour = name === 'devlink' || name === 'ethtool' ? this.spec[name] : 'ok';
@@ -346,5 +475,24 @@ export class SimNode {
     renameSync(tmp, this.stateFile);
     writeFileSync(`${tmp}.model`, JSON.stringify(this.spec));
     renameSync(`${tmp}.model`, join(this.root, 'sim-node.json'));
+  }
+}
+
+/** A lock between the processes that change one node's model (mkdir is atomic); a holder dead for 10 s is broken. */
+function lockModel(root: string): () => void {
+  const path = join(root, 'sim-node.lock');
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (let waited = 0; ; waited += 2) {
+    try {
+      mkdirSync(path);
+      return () => rmSync(path, { recursive: true, force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    if (waited > 10_000) {
+      rmSync(path, { recursive: true, force: true });
+      waited = 0;
+    }
+    Atomics.wait(nap, 0, 0, 2);
   }
 }
