@@ -16,6 +16,11 @@
 //	CNI_IFNAME         interface name inside the namespace (default eth0; the flag wins)
 //	CNI_CACHE_DIR      libcni cache directory (default: libcni's own default)
 //	CNITOOL_TIMEOUT_S  timeout for the whole operation in seconds (default 60)
+//	CNITOOL_CONTAINERID  the container ID to pass (default: derived from the netns path);
+//	                   containerd passes the sandbox ID, also on its DEL with an empty netns
+//
+// A netns argument of "" is passed as an empty CNI_NETNS, as containerd's DEL from
+// RemovePodSandbox does.
 //
 // On failure the error text is written to stderr and the exit status is 1.
 // When the failure carries a CNI error object, an extra stderr line
@@ -56,6 +61,7 @@ environment:
   CNI_IFNAME         interface name (default eth0; -i/--ifname wins)
   CNI_CACHE_DIR      libcni cache directory
   CNITOOL_TIMEOUT_S  timeout in seconds (default 60)
+  CNITOOL_CONTAINERID  container ID (default: derived from the netns path)
 `
 
 type usageError struct{ msg string }
@@ -123,8 +129,9 @@ func parseCNIArgs(s string) ([][2]string, error) {
 		return out, nil
 	}
 	for _, pair := range strings.Split(s, ";") {
+		// An empty value is allowed: Multus thick sends "K8S_POD_INFRA_CONTAINER_ID=".
 		kv := strings.Split(pair, "=")
-		if len(kv) != 2 || kv[0] == "" || kv[1] == "" {
+		if len(kv) != 2 || kv[0] == "" {
 			return nil, fmt.Errorf("invalid CNI_ARGS pair %q", pair)
 		}
 		out = append(out, [2]string{kv[0], kv[1]})
@@ -175,9 +182,15 @@ func run(o *options) error {
 		return err
 	}
 
-	netns, err := filepath.Abs(o.netns)
-	if err != nil {
-		return fmt.Errorf("resolving netns path %q: %w", o.netns, err)
+	netns := ""
+	if o.netns != "" {
+		if netns, err = filepath.Abs(o.netns); err != nil {
+			return fmt.Errorf("resolving netns path %q: %w", o.netns, err)
+		}
+	}
+	id := os.Getenv("CNITOOL_CONTAINERID")
+	if id == "" {
+		id = containerID(netns)
 	}
 
 	list, err := libcni.LoadConfList(netConfPath, o.netName)
@@ -194,7 +207,7 @@ func run(o *options) error {
 	}
 
 	rt := &libcni.RuntimeConf{
-		ContainerID:    containerID(netns),
+		ContainerID:    id,
 		NetNS:          netns,
 		IfName:         o.ifName,
 		Args:           cniArgs,
