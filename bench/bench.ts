@@ -2,10 +2,12 @@
  * `npm run bench`: what a pod pays for kube-ovn-offload, as ratios against bare `node -e 0`
  * measured in the same run. Not part of `npm test`; no timing is asserted anywhere.
  *
- * The node is simulated: the fake sysfs of a ConnectX-5, a real ovsdb-server, the simulated
- * kube-ovn daemon answering at once, and devlink/ethtool/nsenter stand-ins that are shell
- * scripts printing the real tools' output (a real devlink is a small C program; the tests'
- * Node fakes would cost a Node start-up each and drown what is measured).
+ * The plugin runs in its default topology, guard (DESIGN §1.1): the offload checks, the per-VF
+ * lock and record; kube-ovn's binary, which would follow it in the chain, is not measured.
+ * The node is simulated: the fake sysfs of a ConnectX-5, a real ovsdb-server, and
+ * devlink/ethtool/nsenter stand-ins that are shell scripts printing the real tools' output (a
+ * real devlink is a small C program; the tests' Node fakes would cost a Node start-up each
+ * and drown what is measured).
  *
  *   npm run bench                 # 30 runs per command, 200 pods at once
  *   BENCH_RUNS=10 BENCH_PODS=50 npm run bench
@@ -16,7 +18,6 @@ import { cpus, totalmem, tmpdir, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SimNode, connectx5 } from '../test/support/sim-node.js';
-import { SimDaemon } from '../test/support/sim-daemon.js';
 import { startOvsdb } from '../test/support/ovsdb-server.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -55,13 +56,12 @@ async function main(): Promise<void> {
   mkdirSync(run, { recursive: true });
   const ovs = await startOvsdb(run);
   await ovs.vsctl('set', 'Open_vSwitch', '.', 'other_config:hw-offload=true');
-  const socket = join(run, 'kube-ovn-daemon.sock');
-  const daemon = await new SimDaemon({ socketPath: socket }).start();
   try {
     const env = await shellTools(node, work);
-    const conf = (deviceID: string) => JSON.stringify({ cniVersion: '1.0.0', name: 'kube-ovn', type: 'kube-ovn-offload', server_socket: socket, ovsdb_socket: ovs.socket, deviceID, log_level: 'error' });
+    const conf = (deviceID: string) => JSON.stringify({ cniVersion: '1.0.0', name: 'kube-ovn', type: 'kube-ovn-offload', ovsdb_socket: ovs.socket, deviceID, log_level: 'error' });
+    // A live netns (this process's own), as a pod's is while it is being deleted.
     const cni = (command: string, cid: string) => ({
-      ...env, CNI_COMMAND: command, CNI_CONTAINERID: cid, CNI_NETNS: '/var/run/netns/bench', CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin',
+      ...env, CNI_COMMAND: command, CNI_CONTAINERID: cid, CNI_NETNS: `/proc/${process.pid}/ns/net`, CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin',
       CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=${cid}`,
     });
     const vf0 = node.pf().vfs[0]!.pci;
@@ -130,7 +130,7 @@ async function main(): Promise<void> {
       '# Benchmark results',
       '',
       `Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench\` on ${machine}.`,
-      `${RUNS} runs per command after 3 warm-up runs, interleaved; the simulated node of bench/bench.ts (shell stand-ins for devlink/ethtool/nsenter, a real ovsdb-server, the simulated daemon answering at once).`,
+      `${RUNS} runs per command after 3 warm-up runs, interleaved; the guard topology on the simulated node of bench/bench.ts (shell stand-ins for devlink/ethtool/nsenter, a real ovsdb-server).`,
       '',
       ...table,
       '',
@@ -141,7 +141,6 @@ async function main(): Promise<void> {
     if (!process.env.BENCH_NO_WRITE) writeFileSync(join(ROOT, 'bench/results.md'), report);
     if (failed.length > 0) process.exitCode = 1;
   } finally {
-    await daemon.stop();
     await ovs.stop();
     node.remove();
     rmSync(work, { recursive: true, force: true });
@@ -166,7 +165,8 @@ async function shellTools(node: SimNode, work: string): Promise<Record<string, s
   };
   script('devlink', `case "$2" in dev) exec cat ${bin}/eswitch.json;; *) exec cat ${bin}/ports.json;; esac`);
   script('ethtool', `exec cat ${bin}/features.json`);
-  script('nsenter', 'exit 0');
+  // DEL looks for the VF in the pod netns (`nsenter --net=… ip -j link show`): none there.
+  script('nsenter', 'case "$2" in ip) echo "[]";; esac; exit 0');
   return { PATH: `${bin}:/usr/bin:/bin`, KUBE_OVN_OFFLOAD_SYSFS_ROOT: node.root, KUBE_OVN_OFFLOAD_STATE_DIR: join(work, 'state') };
 }
 

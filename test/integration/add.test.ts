@@ -28,7 +28,7 @@ describe('ADD on a switchdev node', () => {
     for (const [k, t] of Object.entries(REQUEST_KEYS)) expect(typeof req!.body[k], k).toBe(t);
     expect(req!.body).toEqual({
       cni_type: 'kube-ovn', pod_name: 'nginx', pod_namespace: 'default', container_id: '5b45c61b307e0a9f8c7d6e5f4a3b2c1d',
-      net_ns: '/var/run/netns/kovo-test', if_name: 'eth0', provider: 'default.default.ovn',
+      net_ns: w.liveNetns, if_name: 'eth0', provider: 'ovn',
       routes: [{ dst: '192.168.0.0/16', gw: '10.16.0.254' }], dns: { nameservers: ['10.96.0.10'] }, vf_driver: '', deviceID: VF0,
       vhost_user_socket_volume_name: '', vhost_user_socket_name: '', vhost_user_socket_consumption: '',
     });
@@ -38,25 +38,25 @@ describe('ADD on a switchdev node', () => {
     const w = world();
     await w.run('ADD');
     const [call] = w.node.nsenterCalls();
-    expect(call!.slice(0, 3)).toEqual(['--net=/var/run/netns/kovo-test', 'sh', '-c']);
+    expect(call!.slice(0, 3)).toEqual([`--net=${w.liveNetns}`, 'sh', '-c']);
     for (const f of ['all/disable_ipv6', 'default/disable_ipv6', 'all/accept_ra', 'default/accept_ra']) expect(call![3]).toContain(`/proc/sys/net/ipv6/conf/${f}`);
   });
 
   it('sends routes as null when the config has none, as kube-ovn does', async () => {
     const w = world();
     await w.run('ADD');
-    expect(w.received('/api/v1/add')[0]).toMatchObject({ routes: null, dns: {}, provider: 'default.default.ovn' });
+    expect(w.received('/api/v1/add')[0]).toMatchObject({ routes: null, dns: {}, provider: 'ovn' });
   });
 
-  it('returns a 1.1.0 result with the VF as pciID, the MTU, and the representor as a host interface', async () => {
+  it('returns a 1.1.0 result with the VF as pciID, the MTU, and the representor, as the daemon renamed it, as a host interface', async () => {
     const w = world();
     const out = await w.run('ADD');
     expect(out.stderr).toBe('');
     expect(out.json).toEqual({
       cniVersion: '1.1.0',
       interfaces: [
-        { name: 'eth0', mac: '00:00:00:00:00:02', mtu: 1400, sandbox: '/var/run/netns/kovo-test', pciID: VF0 },
-        { name: 'enp66s0f0r0', mac: 'ee:00:00:00:42:00' },
+        { name: 'eth0', mac: '00:00:00:00:00:02', mtu: 1400, sandbox: w.liveNetns, pciID: VF0 },
+        { name: '5b45c61b307e_h', mac: 'ee:00:00:00:42:00' },
       ],
       ips: [{ interface: 0, address: '10.16.0.2/16', gateway: '10.16.0.1' }],
       routes: [{ dst: '10.16.0.0/16' }, { dst: '0.0.0.0/0', gw: '10.16.0.1' }],
@@ -69,15 +69,15 @@ describe('ADD on a switchdev node', () => {
     const w = world();
     const out = await w.run('ADD', { cniVersion });
     expect(out.json!.cniVersion).toBe(cniVersion);
-    expect(out.json!.interfaces[0]).toEqual({ name: 'eth0', mac: '00:00:00:00:00:02', sandbox: '/var/run/netns/kovo-test' });
+    expect(out.json!.interfaces[0]).toEqual({ name: 'eth0', mac: '00:00:00:00:00:02', sandbox: w.liveNetns });
     expect(out.json!.ips[0]).toEqual({ ...(hasIpVersion ? { version: '4' } : {}), interface: 0, address: '10.16.0.2/16', gateway: '10.16.0.1' });
   });
 
   it('appends to a previous plugin\'s result, shifting its IP indices past the earlier interfaces', async () => {
     const w = world();
-    const prevResult = { cniVersion: '1.1.0', interfaces: [{ name: 'lo', sandbox: '/var/run/netns/kovo-test' }], ips: [{ interface: 0, address: '127.0.0.1/8' }] };
+    const prevResult = { cniVersion: '1.1.0', interfaces: [{ name: 'lo', sandbox: w.liveNetns }], ips: [{ interface: 0, address: '127.0.0.1/8' }] };
     const out = await w.run('ADD', { prevResult });
-    expect(out.json!.interfaces.map((i: { name: string }) => i.name)).toEqual(['lo', 'eth0', 'enp66s0f0r0']);
+    expect(out.json!.interfaces.map((i: { name: string }) => i.name)).toEqual(['lo', 'eth0', '5b45c61b307e_h']);
     expect(out.json!.ips).toEqual([{ interface: 0, address: '127.0.0.1/8' }, { interface: 1, address: '10.16.0.2/16', gateway: '10.16.0.1' }]);
   });
 
@@ -125,7 +125,7 @@ describe('ADD on a switchdev node', () => {
 });
 
 describe('ADD against each daemon response shape', () => {
-  const legacy = useWorld({ daemon: { shape: 'legacy', dualStack: true } });
+  const legacy = useWorld({ cluster: { version: 'v1.15.24', dualStack: true } });
 
   it('reads the ≤ v1.15 shape (protocol Dual, comma lists) into one IP per family', async () => {
     const out = await legacy().run('ADD', { cniVersion: '0.3.1' });
@@ -137,7 +137,7 @@ describe('ADD against each daemon response shape', () => {
 });
 
 describe('ADD against the ≥ v1.16 shape, dual stack', () => {
-  const modern = useWorld({ daemon: { shape: 'v116', dualStack: true } });
+  const modern = useWorld({ cluster: { version: 'head', dualStack: true } });
 
   it('reads ips[] into one IP per family', async () => {
     const out = await modern().run('ADD');
@@ -161,8 +161,8 @@ describe('representor lookup on awkward nodes', () => {
     const w = repsFirst();
     const out = await w.run('ADD');
     expect(out.exitCode).toBe(0);
-    expect(out.json!.interfaces[1].name).toBe('aaa_rep0');
-    expect(w.log().find((l) => l.msg === 'offload checks')).toMatchObject({ uplink: 'enp66s0f0np0', representorSource: 'sysfs phys_port_name' });
+    expect(w.log().find((l) => l.msg === 'offload checks')).toMatchObject({ uplink: 'enp66s0f0np0', representor: 'aaa_rep0', representorSource: 'sysfs phys_port_name' });
+    expect(w.node.vf(VF0).vf.rep).toBe(out.json!.interfaces[1].name); // the one the daemon renamed
   });
 });
 
@@ -179,7 +179,7 @@ describe('a BlueField DPU: host representors c1pf0vfN beside local pf0vfN', () =
     const w = dpu();
     w.node.setTool('devlink', devlink);
     const out = await w.run('ADD', { deviceID: '0000:42:00.3' });
-    expect(out.json!.interfaces[1].name).toBe('enp66s0f0r1');
+    expect(out.exitCode).toBe(0);
     expect(w.log().find((l) => l.msg === 'offload checks')).toMatchObject({
       representor: 'enp66s0f0r1',
       representorSource: devlink === 'ok' ? 'devlink' : 'sysfs phys_port_name',
@@ -229,21 +229,29 @@ describe('two PFs of one NIC', () => {
     const w = twoPfs();
     const out = await w.run('ADD', { deviceID: '0000:42:02.0' });
     expect(out.exitCode).toBe(0);
-    expect(out.json!.interfaces[1].name).toBe('enp66s0f1r0');
-    expect(w.log().find((l) => l.msg === 'offload checks')).toMatchObject({ pf: '0000:42:00.1', uplink: 'enp66s0f1np0', vfIndex: 0 });
+    expect(w.log().find((l) => l.msg === 'offload checks')).toMatchObject({ pf: '0000:42:00.1', uplink: 'enp66s0f1np0', vfIndex: 0, representor: 'enp66s0f1r0' });
   });
 });
 
 describe('results that carry warnings', () => {
   const world = useWorld();
 
-  it('with offload.enforce false on a legacy PF: no representor interface, the failure in warnings', async () => {
+  it('with offload.enforce false and hw-tc-offload off: the pod goes on (software path), the failure in warnings', async () => {
     const w = world();
-    w.node.setMode('0000:42:00.0', 'legacy');
+    w.node.setHwTc('0000:42:00.0', 'off');
     const out = await w.run('ADD', { offload: { enforce: false } });
     expect(out.exitCode).toBe(0);
-    expect(out.json!.interfaces).toEqual([{ name: 'eth0', mac: '00:00:00:00:00:02', mtu: 1400, sandbox: '/var/run/netns/kovo-test', pciID: VF0 }]);
-    expect(out.json!.warnings).toEqual([expect.stringMatching(/^offload\.enforce is false, going on without offload: the eSwitch of PF 0000:42:00\.0 is in legacy mode, not switchdev/)]);
+    expect(out.json!.interfaces[1]).toEqual({ name: '5b45c61b307e_h', mac: 'ee:00:00:00:42:00' });
+    expect(out.json!.warnings).toEqual([expect.stringMatching(/^offload\.enforce is false, going on without offload: hw-tc-offload is off on uplink enp66s0f0np0/)]);
+  });
+
+  it('with offload.enforce false on a legacy PF the daemon itself cannot plumb the VF: 11 with its reason', async () => {
+    // kube-ovn takes the offload path for any deviceID, and needs switchdev's uplink representor.
+    const w = world();
+    w.node.setMode('0000:42:00.0', 'legacy');
+    const err = cniError(await w.run('ADD', { offload: { enforce: false } }));
+    expect(err).toMatchObject({ code: 11, msg: expect.stringContaining('failed to find uplink representor of 0000:42:00.2') });
+    expect(w.log()).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringMatching(/^offload\.enforce is false, going on without offload: the eSwitch of PF 0000:42:00\.0 is in legacy mode/) }));
   });
 
   it('with ethtool absent: hw-tc-offload unverified, in the result too', async () => {

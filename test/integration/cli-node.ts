@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SimNode, connectx5, type NodeSpec } from '../support/sim-node.js';
 import { SimDaemon } from '../support/sim-daemon.js';
+import { SimCluster } from '../support/sim-cluster.js';
 import { startOvsdb, type OvsdbServer } from '../support/ovsdb-server.js';
 import { cli, type CliOutcome } from '../support/cli.js';
 
@@ -39,7 +40,7 @@ export function useCliNode(): (opts?: { spec?: NodeSpec; kernel?: string; servic
     if (opts.services !== false) {
       entry.ovs = await startOvsdb(run);
       await entry.ovs.vsctl('set', 'Open_vSwitch', '.', 'other_config:hw-offload=true');
-      entry.daemon = await new SimDaemon({ socketPath: join(run, 'kube-ovn-daemon.sock') }).start();
+      entry.daemon = await new SimDaemon({ socketPath: join(run, 'kube-ovn-daemon.sock'), cluster: new SimCluster({ version: 'head' }) }).start();
     }
     const env = { ...node.env(), KUBE_OVN_OFFLOAD_STATE_DIR: entry.stateDir };
     entry.cli = (...args) => cli(args, env);

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cniError, useWorld, VF0, type World } from './harness.js';
+import { cniError, LIVE_NETNS, useWorld, VF0, type World } from './harness.js';
 import { invoke } from '../support/plugin.js';
 
 describe('DEL', () => {
@@ -14,7 +14,7 @@ describe('DEL', () => {
     expect(out).toMatchObject({ exitCode: 0, stdout: '' });
     expect(w.received('/api/v1/del')).toEqual([{
       cni_type: 'kube-ovn', pod_name: 'nginx', pod_namespace: 'default', container_id: '5b45c61b307e0a9f8c7d6e5f4a3b2c1d',
-      net_ns: '/var/run/netns/kovo-test', if_name: 'eth0', provider: 'default.default.ovn', routes: null, dns: {},
+      net_ns: LIVE_NETNS, if_name: 'eth0', provider: 'ovn', routes: null, dns: {},
       vf_driver: '', deviceID: VF0, vhost_user_socket_volume_name: '', vhost_user_socket_name: '', vhost_user_socket_consumption: '',
     }]);
   });
@@ -88,55 +88,48 @@ describe('CHECK', () => {
   it('103: re-runs the offload checks', async () => {
     const w = world();
     w.node.setMode('0000:42:00.0', 'legacy');
-    const prevResult = { cniVersion: '1.1.0', interfaces: [{ name: 'eth0', sandbox: '/var/run/netns/kovo-test' }] };
+    const prevResult = { cniVersion: '1.1.0', interfaces: [{ name: 'eth0', sandbox: LIVE_NETNS }] };
     expect(cniError(await w.run('CHECK', { prevResult })).code).toBe(103);
   });
 
   const prevResult = {
     cniVersion: '1.1.0',
-    interfaces: [{ name: 'eth0', mac: '00:00:00:00:00:02', sandbox: '/var/run/netns/kovo-test', pciID: VF0 }, { name: 'enp66s0f0r0' }],
+    interfaces: [{ name: 'eth0', mac: '00:00:00:00:00:02', sandbox: LIVE_NETNS, pciID: VF0 }, { name: 'enp66s0f0r0' }],
     ips: [{ interface: 0, address: '10.16.0.2/16', gateway: '10.16.0.1' }],
   };
   const eth0 = { ifname: 'eth0', address: '00:00:00:00:00:02', mtu: 1400, addr_info: [{ family: 'inet', local: '10.16.0.2', prefixlen: 16 }] };
 
   it('passes when the pod interface is in its netns with its MAC and addresses', async () => {
     const w = world();
-    w.node.setNetnsLinks('/var/run/netns/kovo-test', { eth0 });
+    w.node.setNetnsLinks(LIVE_NETNS, { eth0 });
     const out = await w.run('CHECK', { prevResult });
     expect(out).toMatchObject({ exitCode: 0, stdout: '' });
-    expect(w.node.nsenterCalls()).toContainEqual(['--net=/var/run/netns/kovo-test', 'ip', '-j', 'addr', 'show', 'dev', 'eth0']);
+    expect(w.node.nsenterCalls()).toContainEqual([`--net=${LIVE_NETNS}`, 'ip', '-j', 'addr', 'show', 'dev', 'eth0']);
   });
 
   it.each([
-    ['gone', {}, 'interface eth0 is gone from the pod netns /var/run/netns/kovo-test'],
+    ['gone', {}, `interface eth0 is gone from the pod netns ${LIVE_NETNS}`],
     ['with another MAC', { eth0: { ...eth0, address: '02:aa:bb:cc:dd:ee' } }, 'interface eth0 has MAC 02:aa:bb:cc:dd:ee, expected 00:00:00:00:00:02'],
     ['without its address', { eth0: { ...eth0, addr_info: [] } }, 'interface eth0 lacks 10.16.0.2/16'],
   ])('109: the pod interface %s', async (_, links, msg) => {
     const w = world();
-    w.node.setNetnsLinks('/var/run/netns/kovo-test', links);
+    w.node.setNetnsLinks(LIVE_NETNS, links);
     expect(cniError(await w.run('CHECK', { prevResult }))).toMatchObject({ code: 109, msg });
   });
 
   it.each([
     ['104', (w: World) => w.node.setHwTc('0000:42:00.0', 'off')],
-    ['105', (w: World) => {
-      const { vf } = w.node.vf(VF0);
-      rmSync(join(w.node.root, 'sys/class/net', vf.rep!));
-      vf.rep = undefined;
-      w.node.setMode('0000:42:00.0', 'switchdev');
-    }],
+    ['105', (w: World) => w.node.editVf(VF0, (vf) => (vf.rep = undefined))],
   ] as const)('%s: re-runs the offload checks', async (code, breakIt) => {
     const w = world();
-    w.node.setNetnsLinks('/var/run/netns/kovo-test', { eth0 });
+    w.node.setNetnsLinks(LIVE_NETNS, { eth0 });
     breakIt(w);
     expect(cniError(await w.run('CHECK', { prevResult })).code).toBe(Number(code));
   });
 
   it('passes for a vfio-pci VF without looking for a netdev in the pod', async () => {
     const w = world();
-    const { vf } = w.node.vf(VF0);
-    vf.driver = 'vfio-pci';
-    w.node.setMode('0000:42:00.0', 'switchdev');
+    w.node.editVf(VF0, (vf) => Object.assign(vf, { driver: 'vfio-pci', netdev: undefined }));
     const out = await w.run('CHECK', { prevResult, vf_driver: 'vfio-pci' });
     expect(out).toMatchObject({ exitCode: 0, stdout: '' });
     expect(w.node.nsenterCalls()).toEqual([]);
@@ -144,7 +137,7 @@ describe('CHECK', () => {
 
   it('109: prevResult has no interface for this ifname in this netns', async () => {
     const prevResult = { cniVersion: '1.1.0', interfaces: [{ name: 'net1', sandbox: '/var/run/netns/other' }] };
-    expect(cniError(await world().run('CHECK', { prevResult }))).toMatchObject({ code: 109, msg: 'prevResult has no interface eth0 in /var/run/netns/kovo-test' });
+    expect(cniError(await world().run('CHECK', { prevResult }))).toMatchObject({ code: 109, msg: `prevResult has no interface eth0 in ${LIVE_NETNS}` });
   });
 });
 

@@ -53,9 +53,9 @@ describe('daemon faults on ADD', () => {
 
   it('11: a 400 surfaces the daemon\'s error text (kube-ovn retries it too)', async () => {
     const w = world();
-    w.daemon.setFault({ kind: 'status', status: 400, body: JSON.stringify({ error: 'provider default.default.ovn is not bound to any subnet' }) });
+    w.daemon.setFault({ kind: 'status', status: 400, body: JSON.stringify({ error: 'get pod default/nginx failed: etcdserver: request timed out' }) });
     const err = cniError(await w.run('ADD'));
-    expect(err).toMatchObject({ code: 11, msg: 'kube-ovn daemon refused ADD (HTTP 400): provider default.default.ovn is not bound to any subnet' });
+    expect(err).toMatchObject({ code: 11, msg: 'kube-ovn daemon refused ADD (HTTP 400): get pod default/nginx failed: etcdserver: request timed out' });
   });
 
   it('7: a plain-text 404 (no such endpoint: another daemon, or a wrong socket)', async () => {

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { useWorld, VF0, PF, type World } from './harness.js';
+import { LIVE_NETNS, useWorld, VF0, PF, type World } from './harness.js';
 import {
   asTracePath, contractBreaches, forbiddenWrites, readTrace, runRaw, tempDir, type Allowed, type RawOutcome,
 } from './fuzz-support.js';
@@ -60,7 +60,7 @@ const cniArgs = fc.oneof(
 /** ADD and DEL do the most, so they come up most. */
 const command = fc.oneof({ weight: 4, arbitrary: fc.constant('ADD') }, { weight: 2, arbitrary: fc.constant('DEL') }, fc.constantFrom('CHECK', 'STATUS', 'GC', 'VERSION'));
 
-const VALID_ENV = { CNI_CONTAINERID: VALID_CID, CNI_NETNS: '/var/run/netns/kovo-test', CNI_IFNAME: 'eth0', CNI_ARGS: VALID_ARGS, CNI_PATH: '/opt/cni/bin' };
+const VALID_ENV = { CNI_CONTAINERID: VALID_CID, CNI_NETNS: LIVE_NETNS, CNI_IFNAME: 'eth0', CNI_ARGS: VALID_ARGS, CNI_PATH: '/opt/cni/bin' };
 
 /** A bad value for each variable, or `undefined` for unset. */
 const badValue: Record<CniVar, fc.Arbitrary<string | undefined>> = {
@@ -285,6 +285,9 @@ interface Ran {
 }
 
 async function runCase(w: World, c: Case, traced: boolean): Promise<Ran> {
+  // Each case on its own state dir, so on a node whose pods are gone: an earlier case's VF
+  // left in the (shared, live) pod netns comes back, as when a runtime destroys that netns.
+  w.node.netnsDestroyed(LIVE_NETNS);
   const sandbox = tempDir('kovo-fuzz-');
   try {
     const cwd = join(sandbox.path, 'cwd');
@@ -342,7 +345,7 @@ async function fixtures(w: World): Promise<{ base: Record<string, unknown>; prev
   const base = w.conf({ daemon_timeout_s: 2, tool_timeout_s: 2, lock_timeout_s: 0.5, ovsdb_socket: join(w.node.root, 'db.sock'), log_level: 'debug' });
   const sandbox = tempDir('kovo-fuzz-seed-');
   try {
-    const env = { ...w.node.env(), KUBE_OVN_OFFLOAD_STATE_DIR: sandbox.path, CNI_COMMAND: 'ADD', CNI_CONTAINERID: VALID_CID, CNI_NETNS: '/var/run/netns/kovo-test', CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin', CNI_ARGS: VALID_ARGS };
+    const env = { ...w.node.env(), KUBE_OVN_OFFLOAD_STATE_DIR: sandbox.path, CNI_COMMAND: 'ADD', CNI_CONTAINERID: VALID_CID, CNI_NETNS: LIVE_NETNS, CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin', CNI_ARGS: VALID_ARGS };
     const out = await runRaw({ stdin: Buffer.from(JSON.stringify(base)), env, cwd: sandbox.path });
     expect(out.exitCode, out.stdout + out.stderr).toBe(0);
     const prev = JSON.parse(out.stdout) as Record<string, unknown>;

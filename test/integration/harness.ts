@@ -1,14 +1,18 @@
 /** Shared set-up for the integration suites: a simulated node and daemon, removed after each test. */
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startOvsdb, type OvsdbServer } from '../support/ovsdb-server.js';
 import { SimNode, connectx5, type NodeSpec } from '../support/sim-node.js';
 import { SimDaemon, type SimDaemonOptions } from '../support/sim-daemon.js';
+import { SimCluster, type ClusterSpec } from '../support/sim-cluster.js';
 import { invoke, type Invocation, type Outcome } from '../support/plugin.js';
 
 export const VF0 = '0000:42:00.2';
+/** A live network namespace: this test process's own (an nsfs file), the pods' CNI_NETNS by default. */
+export const LIVE_NETNS = `/proc/${process.pid}/ns/net`;
 export const PF = '0000:42:00.0';
 
 export interface World {
@@ -20,8 +24,16 @@ export interface World {
   ovs: OvsdbServer;
   /** State dir of this test (KUBE_OVN_OFFLOAD_STATE_DIR). */
   stateDir: string;
-  /** A path that exists, standing for a live pod netns (the fake nsenter never enters it). */
+  /** A live network namespace's path (this test process's own: an nsfs file), the pods' CNI_NETNS by default; the fake nsenter never enters it. */
   liveNetns: string;
+  /** What kube-ovn-controller knows: by default every pod on the default `ovn` network (the shim's clusterNetwork layout). */
+  cluster: SimCluster;
+  /**
+   * A pod netns that can go away without root: /proc/<pid>/ns/net of a sleeping child (an nsfs
+   * file while it lives). `destroy()` ends it as a runtime destroys a sandbox's netns, and the
+   * simulated kernel returns the VFs in it to the host.
+   */
+  podNetns(): Promise<{ path: string; destroy(): Promise<void> }>;
   /** Files under the state dir: what the plugin keeps and leaves behind. */
   stateFiles(): string[];
   conf(extra?: Record<string, unknown>): Record<string, unknown>;
@@ -33,7 +45,7 @@ export interface World {
 }
 
 /** Registers before/after hooks and returns the current test's world. */
-export function useWorld(opts: { spec?: () => NodeSpec; daemon?: Partial<SimDaemonOptions> } = {}): () => World {
+export function useWorld(opts: { spec?: () => NodeSpec; daemon?: Partial<Omit<SimDaemonOptions, 'socketPath' | 'cluster'>>; cluster?: Partial<ClusterSpec> & { dualStack?: boolean } } = {}): () => World {
   let world: World | undefined;
   let ovs: OvsdbServer | undefined;
   let ovsDir = '';
@@ -52,16 +64,17 @@ export function useWorld(opts: { spec?: () => NodeSpec; daemon?: Partial<SimDaem
     const socket = join(node.root, 'kube-ovn-daemon.sock');
     const logFile = join(node.root, 'plugin.log');
     const stateDir = join(node.root, 'state');
-    const liveNetns = join(node.root, 'netns', 'pod');
-    mkdirSync(join(node.root, 'netns'));
-    writeFileSync(liveNetns, '');
-    const daemon = await new SimDaemon({ socketPath: socket, ...opts.daemon }).start();
+    const liveNetns = LIVE_NETNS;
+    const { dualStack, ...clusterSpec } = opts.cluster ?? {};
+    const cluster = new SimCluster({ version: 'head', anyPod: {}, ...clusterSpec }, { dualStack });
+    const daemon = await new SimDaemon({ socketPath: socket, cluster, node, ovs: ovs!, ...opts.daemon }).start();
+    // The shim (DESIGN §1.1), which talks to the daemon itself; guard suites say mode: guard.
     const conf = (extra: Record<string, unknown> = {}) => ({
       cniVersion: '1.1.0',
       name: 'kube-ovn',
       type: 'kube-ovn-offload',
+      mode: 'shim',
       server_socket: socket,
-      provider: 'default.default.ovn',
       deviceID: VF0,
       pciBusID: VF0,
       log_file: logFile,
@@ -78,14 +91,32 @@ export function useWorld(opts: { spec?: () => NodeSpec; daemon?: Partial<SimDaem
       ovs: ovs!,
       stateDir,
       liveNetns,
+      cluster,
+      async podNetns() {
+        const child = spawn('sleep', ['600'], { stdio: 'ignore' });
+        sleepers.push(child);
+        await new Promise((resolve, reject) => child.once('spawn', resolve).once('error', reject));
+        const path = `/proc/${child.pid}/ns/net`;
+        return {
+          path,
+          destroy: async () => {
+            const exited = new Promise((resolve) => child.once('exit', resolve));
+            child.kill('SIGKILL');
+            await exited;
+            node.netnsDestroyed(path);
+          },
+        };
+      },
       stateFiles: () => listFiles(stateDir),
       conf,
-      run: (command, extra, inv) => invoke({ command, conf: conf(extra), env, ...inv }),
+      run: (command, extra, inv) => invoke({ command, conf: conf(extra), env, netns: liveNetns, ...inv }),
       log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>) : []),
       received: (path) => daemon.requests.filter((r) => r.path === path).map((r) => r.body),
     };
   });
+  const sleepers: ChildProcess[] = [];
   afterEach(async () => {
+    for (const p of sleepers.splice(0)) p.kill('SIGKILL');
     await world?.daemon.stop();
     world?.node.remove();
     world = undefined;

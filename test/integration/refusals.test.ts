@@ -11,9 +11,9 @@ import { connectx5 } from '../support/sim-node.js';
 describe('refusals', () => {
   const world = useWorld();
 
-  it('101: no deviceID, naming the resource annotation and request', async () => {
+  it('101: no deviceID, naming the resource annotation and request (guard, the default)', async () => {
     const w = world();
-    const err = cniError(await w.run('ADD', { deviceID: undefined, pciBusID: undefined }));
+    const err = cniError(await w.run('ADD', { mode: undefined, deviceID: undefined, pciBusID: undefined }));
     expect(err).toMatchObject({ code: 101, msg: 'no deviceID: the pod was not given an SR-IOV VF' });
     expect(err.details).toContain('k8s.v1.cni.cncf.io/resourceName');
     expect(w.daemon.requests).toEqual([]);
@@ -75,21 +75,14 @@ describe('refusals', () => {
 
   it('105: no representor for the VF', async () => {
     const w = world();
-    const rep = w.node.vf(VF0).vf.rep!;
-    w.node.vf(VF0).vf.rep = undefined;
-    w.node.setMode(PF, 'switchdev'); // rebuild without the representor
-    rmSync(join(w.node.root, 'sys/class/net', rep), { force: true });
+    w.node.editVf(VF0, (vf) => (vf.rep = undefined));
     const err = cniError(await w.run('ADD'));
     expect(err).toMatchObject({ code: 105, msg: 'no representor found for VF 0 (0000:42:00.2) of PF 0000:42:00.0' });
   });
 
   it('108: a VF on vfio-pci without vf_driver', async () => {
     const w = world();
-    const { vf } = w.node.vf(VF0);
-    vf.driver = 'vfio-pci';
-    vf.netdev = undefined;
-    w.node.setMode(PF, 'switchdev');
-    rmSync(join(w.node.root, 'sys/devices/pci0000:40/0000:40:02.0', VF0, 'net'), { recursive: true, force: true });
+    w.node.editVf(VF0, (vf) => Object.assign(vf, { driver: 'vfio-pci', netdev: undefined }));
     const err = cniError(await w.run('ADD'));
     expect(err).toMatchObject({ code: 108, msg: 'VF 0000:42:00.2 is bound to vfio-pci, but vf_driver is not set' });
     expect(err.details).toContain('"vf_driver": "vfio-pci"');
@@ -97,9 +90,7 @@ describe('refusals', () => {
 
   it('108 passes when vf_driver says vfio-pci, and the daemon gets vf_driver', async () => {
     const w = world();
-    const { vf } = w.node.vf(VF0);
-    vf.driver = 'vfio-pci';
-    w.node.setMode(PF, 'switchdev');
+    w.node.editVf(VF0, (vf) => Object.assign(vf, { driver: 'vfio-pci', netdev: undefined }));
     const out = await w.run('ADD', { vf_driver: 'vfio-pci' });
     expect(out.exitCode).toBe(0);
     expect(w.received('/api/v1/add')[0]).toMatchObject({ vf_driver: 'vfio-pci' });

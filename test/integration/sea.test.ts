@@ -24,25 +24,29 @@ describe.skipIf(!built)('the single executable', () => {
     const version = await invoke({ command: 'VERSION', conf: '{"cniVersion":"1.0.0"}', env, bin: SEA_BIN });
     expect(version.json).toEqual({ cniVersion: '1.0.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
 
-    const add = await invoke({ command: 'ADD', conf: w.conf(), env, bin: SEA_BIN });
+    // Guard (the default topology) needs no tool of its own to let a pod through.
+    const guard = w.conf({ mode: 'guard' });
+    const add = await invoke({ command: 'ADD', conf: guard, env, netns: w.liveNetns, bin: SEA_BIN });
     expect(add.stderr).toBe('');
     expect(add.exitCode).toBe(0);
-    expect(add.json!.interfaces[0]).toMatchObject({ name: 'eth0', pciID: VF0 });
-    expect(add.json!.warnings).toEqual([
-      'hw-tc-offload on enp66s0f0np0 is unverified: ethtool is not installed',
-      'IPv6 sysctls of the pod netns not set: nsenter is not installed',
-    ]);
+    expect(add.json).toEqual({ cniVersion: '1.1.0', warnings: ['hw-tc-offload on enp66s0f0np0 is unverified: ethtool is not installed'] });
     const checks = w.log().find((l) => l.msg === 'offload checks')!;
     expect(checks.eswitch.source).toContain('compat/devlink/mode (devlink is not installed)');
-    expect((await invoke({ command: 'DEL', conf: w.conf(), env, bin: SEA_BIN })).exitCode).toBe(0);
+    expect((await invoke({ command: 'DEL', conf: guard, env, netns: w.liveNetns, bin: SEA_BIN })).exitCode).toBe(0);
     expect(w.stateFiles()).toEqual([]);
+
+    // The shim must turn IPv6 on in the pod netns as kube-ovn's binary does: without nsenter it cannot.
+    const shim = await invoke({ command: 'ADD', conf: w.conf(), env, netns: w.liveNetns, bin: SEA_BIN });
+    expect(shim.json).toMatchObject({ code: 5, msg: 'nsenter is not installed' });
+    expect(w.daemon.requests).toEqual([]);
   });
 
   it('gives the same result as the bundle', async () => {
     const w = world();
-    const a = await invoke({ command: 'ADD', conf: w.conf(), env: { ...w.node.env(), KUBE_OVN_OFFLOAD_STATE_DIR: w.stateDir }, bin: SEA_BIN });
-    await invoke({ command: 'DEL', conf: w.conf(), env: { ...w.node.env(), KUBE_OVN_OFFLOAD_STATE_DIR: w.stateDir }, bin: SEA_BIN });
-    const b = await invoke({ command: 'ADD', conf: w.conf(), env: { ...w.node.env(), KUBE_OVN_OFFLOAD_STATE_DIR: w.stateDir }, bin: PLUGIN_BIN });
+    const env = { ...w.node.env(), KUBE_OVN_OFFLOAD_STATE_DIR: w.stateDir };
+    const a = await invoke({ command: 'ADD', conf: w.conf(), env, netns: w.liveNetns, bin: SEA_BIN });
+    await invoke({ command: 'DEL', conf: w.conf(), env, netns: w.liveNetns, bin: SEA_BIN });
+    const b = await invoke({ command: 'ADD', conf: w.conf(), env, netns: w.liveNetns, bin: PLUGIN_BIN });
     // The simulated daemon hands each pod a new address and MAC; all else must be equal.
     const norm = (r: unknown) => JSON.parse(JSON.stringify(r).replace(/00:00:00:00:00:0\d/g, 'MAC').replace(/10\.16\.0\.\d+/g, 'IP'));
     expect(a.exitCode).toBe(0);

@@ -16,10 +16,10 @@ describe('per-VF state', () => {
     const file = join(w.stateDir, 'vf', `${VF0}.json`);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({
-      version: 1, network: 'kube-ovn', containerId: CID, ifname: 'eth0', netns: '/var/run/netns/kovo-test',
-      pod: { name: 'nginx', namespace: 'default' }, deviceID: VF0, pf: '0000:42:00.0', uplink: 'enp66s0f0np0', vfIndex: 0,
-      representor: { original: 'enp66s0f0r0', host: 'enp66s0f0r0' },
-      result: { interfaces: [expect.objectContaining({ name: 'eth0', pciID: VF0 }), { name: 'enp66s0f0r0', mac: 'ee:00:00:00:42:00' }] },
+      version: 1, mode: 'shim', network: 'kube-ovn', containerId: CID, ifname: 'eth0', netns: w.liveNetns,
+      pod: { name: 'nginx', namespace: 'default' }, deviceID: VF0, pf: '0000:42:00.0', uplink: 'enp66s0f0np0', vfIndex: 0, vfNetdev: 'enp66s0f0v0',
+      representor: { original: 'enp66s0f0r0', host: '5b45c61b307e_h' },
+      result: { interfaces: [expect.objectContaining({ name: 'eth0', pciID: VF0 }), { name: '5b45c61b307e_h', mac: 'ee:00:00:00:42:00' }] },
     });
     expect((await w.run('DEL')).exitCode).toBe(0);
     expect(w.stateFiles()).toEqual([]);
@@ -57,23 +57,27 @@ describe('per-VF state', () => {
     w.daemon.setFault({ kind: 'status', status: 500, body: '{"error":"del nic failed: no such device"}' });
     expect((await w.run('DEL', {}, { netns: w.liveNetns })).exitCode).toBe(0);
     expect(w.stateFiles()).toEqual([]);
-    expect(w.log()).toContainEqual(expect.objectContaining({ msg: expect.stringContaining('no port enp66s0f0r0 on br-int: nothing was left') }));
+    expect(w.log()).toContainEqual(expect.objectContaining({ msg: 'removed stale port 5b45c61b307e_h from br-int' }));
   });
 
-  it('DEL after a lost netns removes the representor port from br-int through OVSDB', async () => {
+  it('DEL after a lost netns does what the daemon could not: port off br-int through OVSDB, VF MAC reset through the PF', async () => {
     const w = world();
-    await w.run('ADD');
-    await w.ovs.vsctl('add-port', 'br-int', 'enp66s0f0r0', '--', 'set', 'interface', 'enp66s0f0r0', 'type=internal');
-    w.daemon.setFault({ kind: 'status', status: 500, body: '{"error":"del nic failed failed to release VF eth0"}' });
-    expect((await w.run('DEL')).exitCode).toBe(0); // CNI_NETNS does not exist here
+    const pod = await w.podNetns();
+    await w.run('ADD', {}, { netns: pod.path });
+    expect(await w.ovs.vsctl('list-ports', 'br-int')).toBe('5b45c61b307e_h');
+    expect(w.node.vf(VF0).vf.adminMac).toBe('00:00:00:00:00:02');
+    await pod.destroy();
+    expect((await w.run('DEL', {}, { netns: pod.path })).exitCode).toBe(0);
+    expect(w.daemon.requests.at(-1)!.path).toBe('/api/v1/del'); // the daemon answered 500 first
     expect(await w.ovs.vsctl('list-ports', 'br-int')).toBe('');
-    expect(w.log()).toContainEqual(expect.objectContaining({ level: 'info', msg: 'removed stale port enp66s0f0r0 from br-int' }));
+    expect(w.node.vf(VF0).vf.adminMac).toBe('00:00:00:00:00:00');
+    expect(w.log()).toContainEqual(expect.objectContaining({ level: 'info', msg: 'removed stale port 5b45c61b307e_h from br-int' }));
+    expect(w.log()).toContainEqual(expect.objectContaining({ level: 'info', msg: 'VF 0 MAC reset through enp66s0f0np0' }));
   });
 
   it('CHECK without deviceID in its config finds the VF in the record', async () => {
     const w = world();
     const add = await w.run('ADD');
-    w.node.setNetnsLinks('/var/run/netns/kovo-test', { eth0: { ifname: 'eth0', address: '00:00:00:00:00:02', addr_info: [{ local: '10.16.0.2', prefixlen: 16 }] } });
     const out = await w.run('CHECK', { deviceID: undefined, pciBusID: undefined, prevResult: add.json });
     expect(out).toMatchObject({ exitCode: 0, stdout: '' });
   });
@@ -81,9 +85,9 @@ describe('per-VF state', () => {
   it('CHECK fails with 105 when the VF\'s representor is not the one ADD left', async () => {
     const w = world();
     const add = await w.run('ADD');
-    w.node.renameNetdev('enp66s0f0r0', 'other_h');
+    w.node.renameNetdev('5b45c61b307e_h', 'other_h');
     const err = cniError(await w.run('CHECK', { prevResult: add.json }));
-    expect(err).toMatchObject({ code: 105, msg: 'the representor of VF 0000:42:00.2 is other_h, not enp66s0f0r0 as ADD left it' });
+    expect(err).toMatchObject({ code: 105, msg: 'the representor of VF 0000:42:00.2 is other_h, not 5b45c61b307e_h as ADD left it' });
   });
 
   describe('nothing is left half-done', () => {
@@ -129,17 +133,21 @@ describe('one VF, two pods', () => {
 
   it('a holder whose netns is gone is stale: the VF is taken over, with a log line', async () => {
     const w = world();
-    await w.run('ADD'); // netns /var/run/netns/kovo-test does not exist here
+    const pod = await w.podNetns();
+    await w.run('ADD', {}, { netns: pod.path });
+    await pod.destroy(); // and no DEL came (kube-ovn's failed first, or Multus skipped it)
     expect((await w.run('ADD', {}, other)).exitCode).toBe(0);
-    expect(w.log()).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringContaining('whose netns /var/run/netns/kovo-test is gone; taking it over') }));
+    expect(w.log()).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringContaining(`whose netns ${pod.path} is gone; taking it over`) }));
     expect(JSON.parse(readFileSync(join(w.stateDir, 'vf', `${VF0}.json`), 'utf8')).containerId).toBe(other.containerId);
   });
 
   it('the old pod\'s late DEL leaves the new pod\'s VF alone: sent without deviceID, its record kept', async () => {
     const w = world();
-    await w.run('ADD');
-    await w.run('ADD', {}, other); // takes over the stale VF
-    expect((await w.run('DEL')).exitCode).toBe(0); // the first pod's DEL, late
+    const pod = await w.podNetns();
+    await w.run('ADD', {}, { netns: pod.path });
+    await pod.destroy();
+    expect((await w.run('ADD', {}, other)).exitCode).toBe(0); // takes over the stale VF
+    expect((await w.run('DEL', {}, { netns: pod.path })).exitCode).toBe(0); // the first pod's DEL, late
     expect(w.received('/api/v1/del')[0]).toMatchObject({ container_id: CID, deviceID: '' });
     expect(JSON.parse(readFileSync(join(w.stateDir, 'vf', `${VF0}.json`), 'utf8')).containerId).toBe(other.containerId);
   });
