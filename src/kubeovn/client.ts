@@ -11,6 +11,27 @@ export interface DaemonClient {
 /** The daemon said 200 (so it may have plumbed the pod) but its answer cannot be read. */
 export class DaemonAnswerError extends CniError {}
 
+/** The daemon answered with a refusal; `plumbing` when it came after the daemon began on the pod's NIC. */
+class DaemonRefusal extends CniError {
+  constructor(code: CniError['code'], msg: string, details: string, readonly plumbing: boolean) {
+    super(code, msg, details);
+  }
+}
+
+/** Nothing listened on the socket: the request never reached a daemon. */
+class DaemonUnreachable extends CniError {}
+
+/**
+ * Whether the daemon may have changed the node before this error: not when nothing listened,
+ * nor for a refusal from before its NIC work ("configure nic … failed" comes from within it);
+ * a timeout, a reset connection or an unreadable 200 may hide anything.
+ */
+export function daemonMayHaveActed(err: unknown): boolean {
+  if (err instanceof DaemonUnreachable) return false;
+  if (err instanceof DaemonRefusal) return err.plumbing;
+  return true;
+}
+
 interface HttpAnswer {
   status: number;
   body: string;
@@ -55,25 +76,26 @@ const NOT_READY = /ovs interface (\S+) is not ready after (\S+)/;
 /** The daemon's refusal as a CNI error that names its cause and fix, where kube-ovn's text is known. */
 function rpcError(op: 'add' | 'del', status: number, text: string, socket: string, req: CniRequest): CniError {
   const said = `POST /api/v1/${op} on ${socket} returned ${status}: ${text}`;
+  const refusal = (code: CniError['code'], msg: string, details: string) => new DaemonRefusal(code, msg, details, status === 500 && text.startsWith('configure nic'));
   const noSubnet = status === 400 ? NO_SUBNET.exec(text) : null;
   if (noSubnet) {
     // The daemon compares the provider without a ".<ifname>" suffix (providerExists).
     const given = noSubnet[1]!;
     const provider = given.endsWith(`.${req.if_name}`) ? given.slice(0, -req.if_name.length - 1) : given;
-    return new CniError(Code.InvalidConfig, `kube-ovn has no Subnet for provider ${provider}`, `${said}. kube-ovn v1.15.18+, v1.16.3+ and later refuse a NetworkAttachmentDefinition's provider without a Subnet whose spec.provider is ${provider}: create one (\`kube-ovn-offload manifests --topology guard\` prints it), or use provider "ovn" in a clusterNetwork layout`);
+    return refusal(Code.InvalidConfig, `kube-ovn has no Subnet for provider ${provider}`, `${said}. kube-ovn refuses a provider that no Subnet's spec.provider names (v1.15.18+, v1.16.3+ and later: any provider but "ovn"; older releases: any that is not <nad>.<namespace>.ovn). Create a Subnet with spec.provider ${provider} (\`kube-ovn-offload manifests --topology guard\` prints one), or use provider "ovn" in a clusterNetwork layout`);
   }
   const noAddress = status === 500 ? NO_ADDRESS.exec(text) : null;
   if (noAddress) {
     const [, pod = '', provider = ''] = noAddress;
-    return new CniError(Code.TryAgainLater, `kube-ovn allocated no address to pod ${pod} for provider ${provider}`, `${said}. kube-ovn-controller allocates for a NetworkAttachmentDefinition only when one of its plugins has "type": "kube-ovn" (IsOvnNetwork), under provider <nad>.<namespace>.ovn; and for provider "ovn" only to pods without the v1.multus-cni.io/default-network annotation. Check that the NAD keeps kube-ovn in its plugin list and that provider ${provider} matches it, then kube-ovn-controller's log: kubectl -n kube-system logs deploy/kube-ovn-controller | grep ${pod.split('/').pop()}`);
+    return refusal(Code.TryAgainLater, `kube-ovn allocated no address to pod ${pod} for provider ${provider}`, `${said}. kube-ovn-controller allocates for a NetworkAttachmentDefinition only when one of its plugins has "type": "kube-ovn" (IsOvnNetwork), under provider <nad>.<namespace>.ovn; and for provider "ovn" only to pods without the v1.multus-cni.io/default-network annotation. Check that the NAD keeps kube-ovn in its plugin list and that provider ${provider} matches it, then kube-ovn-controller's log: kubectl -n kube-system logs deploy/kube-ovn-controller | grep ${pod.split('/').pop()}`);
   }
   const notReady = status === 500 ? NOT_READY.exec(text) : null;
   if (notReady) {
     const [, port, after] = notReady;
-    return new CniError(Code.TryAgainLater, `ovn-controller did not bind port ${port} within ${after}`, `${said}. The daemon waits for external_ids:ovn-installed=true, which ovn-controller sets once it has bound the pod's logical switch port; look at the ovs-ovn pod on this node (kubectl -n kube-system logs <ovs-ovn pod on this node>) and \`ovs-vsctl get interface ${port} external_ids\``);
+    return refusal(Code.TryAgainLater, `ovn-controller did not bind port ${port} within ${after}`, `${said}. The daemon waits for external_ids:ovn-installed=true, which ovn-controller sets once it has bound the pod's logical switch port; look at the ovs-ovn pod on this node (kubectl -n kube-system logs <ovs-ovn pod on this node>) and \`ovs-vsctl get interface ${port} external_ids\``);
   }
   const code = PROTOCOL_MISMATCH.has(status) ? Code.InvalidConfig : Code.TryAgainLater;
-  return new CniError(code, `kube-ovn daemon refused ${op.toUpperCase()} (HTTP ${status}): ${text.split('\n')[0]}`, said);
+  return refusal(code, `kube-ovn daemon refused ${op.toUpperCase()} (HTTP ${status}): ${text.split('\n')[0]}`, said);
 }
 
 /** The daemon's `error` field when the body is its JSON, else the raw (plain-text router) body. */
@@ -113,7 +135,9 @@ function transportError(err: NodeJS.ErrnoException, socket: string, path: string
     err.code === 'ENOENT' ? `kube-ovn daemon socket ${socket} does not exist`
     : err.code === 'ECONNREFUSED' ? `kube-ovn daemon socket ${socket} refused the connection`
     : `kube-ovn daemon connection failed: ${err.code ?? err.message}`;
-  return new CniError(Code.TryAgainLater, why, `POST ${path}: ${err.message}. Is the kube-ovn-cni pod running on this node? (kubectl -n kube-system get pods -l app=kube-ovn-cni -o wide)`);
+  const details = `POST ${path}: ${err.message}. Is the kube-ovn-cni pod running on this node? (kubectl -n kube-system get pods -l app=kube-ovn-cni -o wide)`;
+  const unreachable = err.code === 'ENOENT' || err.code === 'ECONNREFUSED';
+  return unreachable ? new DaemonUnreachable(Code.TryAgainLater, why, details) : new CniError(Code.TryAgainLater, why, details);
 }
 
 /** Whether the daemon's socket accepts a connection (its own liveness probe does the same). */

@@ -76,7 +76,8 @@ const IpLinkShow = z.array(z.looseObject({ ifname: z.string(), ifalias: z.option
  * its original name but leaves it in the pod's netns (releaseVf moves it into that same netns,
  * kube-ovn#3437), where it would stay until the runtime destroys the netns; until then a pod
  * given the VF again finds no netdev. Looks for the VF by its original name, else by the pod's
- * ifname (a daemon that could not rename it); moves it to this process's netns by pid.
+ * ifname with that name as its alias (a daemon that could not rename it); moves it to this
+ * process's netns by pid.
  * Returns what it did, for the log.
  */
 export async function returnVfToHost(run: RunTool, netns: string, vf: { original: string; ifname: string }): Promise<string> {
@@ -90,7 +91,9 @@ export async function returnVfToHost(run: RunTool, netns: string, vf: { original
   const doc = IpLinkShow.safeParse(parseToolJson('ip', ['-j', 'link', 'show'], listed));
   if (!doc.success) throw garbage('ip', ['-j', 'link', 'show'], listed, 'printed JSON of an unknown shape');
   const names = doc.data.map((l) => l.ifname);
-  let name = names.includes(vf.original) ? vf.original : names.includes(vf.ifname) ? vf.ifname : undefined;
+  // Under the pod's ifname only when it is the VF: kube-ovn set its ifalias to the VF's own name.
+  const asIfname = doc.data.find((l) => l.ifname === vf.ifname && l.ifalias === vf.original);
+  let name = names.includes(vf.original) ? vf.original : asIfname?.ifname;
   if (!name) return `VF ${vf.original} is not in ${netns} (links there: ${names.join(', ') || 'none'})`;
   const step = async (args: string[]) => {
     const out = await inPod(args);

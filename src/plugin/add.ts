@@ -2,7 +2,7 @@ import { podIdentity } from '../cni/env.js';
 import { CniError, Code } from '../cni/errors.js';
 import { mergeResults, parsePrevResult, type Result } from '../cni/result.js';
 import { representorHostName } from '../kubeovn/naming.js';
-import { DaemonAnswerError } from '../kubeovn/client.js';
+import { DaemonAnswerError, daemonMayHaveActed } from '../kubeovn/client.js';
 import { responseIps } from '../kubeovn/protocol.js';
 import { requireDeviceId, findDeviceId } from '../node/device-id.js';
 import { enableIpv6, netnsAlive } from '../node/netns.js';
@@ -72,18 +72,34 @@ async function attachGuard(ctx: Context, a: Attaching): Promise<Result> {
   return a.prev ?? {};
 }
 
-/** Shim: ask the daemon as kube-ovn's binary would, then record what it did. */
+/**
+ * Shim: ask the daemon as kube-ovn's binary would. The VF is recorded before the daemon is
+ * asked, so that a DEL finds it even when the answer never comes (a timeout, a kill), and
+ * forgotten again only when the daemon certainly did nothing.
+ */
 async function attachShim(ctx: Context, a: Attaching): Promise<Result> {
   const { vf, representor } = a.facts;
-  const { result: ours, host } = await forward(ctx, a.pod, vf, representor ? () => representorNow(ctx, vf) : undefined);
+  let asked = false;
+  const hostSide = representor ? () => representorNow(ctx, vf) : undefined;
+  const beforeAsking = async () => {
+    await ctx.state.put(record(ctx, a, representorHostName(ctx.env.containerId, ctx.env.ifname), {}));
+    asked = true;
+  };
+  let forwarded: Awaited<ReturnType<typeof forward>>;
   try {
-    await ctx.state.put(record(ctx, a, host?.representor, ours));
+    forwarded = await forward(ctx, a.pod, vf, { hostSide, beforeAsking });
   } catch (err) {
-    // Without a record DEL could lose track of this VF: undo the attachment instead.
+    if (asked && !daemonMayHaveActed(err)) await ctx.state.remove(vf.pci).catch((e: Error) => ctx.log.warn(`record of VF ${vf.pci} kept: ${e.message}`));
+    throw err;
+  }
+  try {
+    await ctx.state.put(record(ctx, a, forwarded.host?.representor, forwarded.result));
+  } catch (err) {
+    // The VF is on record as this attachment's already; the daemon is asked to detach it again.
     await rollback(ctx, a.pod, vf.pci, (err as Error).message);
     throw err;
   }
-  return mergeResults(a.prev, ours);
+  return mergeResults(a.prev, forwarded.result);
 }
 
 function record(ctx: Context, a: Attaching, host: string | undefined, result: Result): Attachment {
@@ -99,15 +115,16 @@ function record(ctx: Context, a: Attaching, host: string | undefined, result: Re
  * the result built from the answer. With a VF, the result also names it (pciID) and the
  * representor as the daemon left it.
  */
-async function forward(ctx: Context, pod: Pod, vf: Vf | undefined, hostSide?: () => Promise<HostSide>): Promise<{ result: Result; host?: HostSide }> {
+async function forward(ctx: Context, pod: Pod, vf: Vf | undefined, opts: { hostSide?: () => Promise<HostSide>; beforeAsking?: () => Promise<void> } = {}): Promise<{ result: Result; host?: HostSide }> {
   if ((await enableIpv6(ctx.node.run, ctx.env.netns)) === 'absent') {
     throw new CniError(Code.IOFailure, 'nsenter is not installed', `the shim turns IPv6 on in the pod netns ${ctx.env.netns} before asking the daemon, as kube-ovn's binary does; install util-linux on the node`);
   }
+  await opts.beforeAsking?.();
   const resp = await ctx.daemon.add(addRequest(ctx, pod, vf?.pci ?? '')).catch(async (err: unknown) => {
     if (err instanceof DaemonAnswerError) await rollback(ctx, pod, vf?.pci ?? '', err.message);
     throw err;
   });
-  const host = await hostSide?.();
+  const host = await opts.hostSide?.();
   ctx.log.info('attached', { representor: host?.representor, ips: responseIps(resp).map((i) => i.ip) });
   return { result: resultFromDaemon(resp, { ifname: ctx.env.ifname, netns: ctx.env.netns, vfPci: vf?.pci }, host), host };
 }
@@ -144,6 +161,13 @@ async function refuseIfHeld(ctx: Context, pci: string, key: AttachmentKey): Prom
     throw new CniError(Code.TryAgainLater, `VF ${pci} is still attached to pod ${held.pod.namespace}/${held.pod.name}`, `attachment ${describeKey(held)} in ${held.netns} holds it; its DEL has not run yet. If that pod is gone, delete its netns or ${ctx.state.vfDir}/${pci}.json`);
   }
   ctx.log.warn(`VF ${pci} was recorded for ${describeKey(held)}, whose netns ${held.netns || '(none)'} is gone; taking it over`);
+  // Its DEL may never come: the port kube-ovn made for it goes with it.
+  const port = held.representor.host;
+  if (!port || !ctx.conf.offload.checkOvs) return;
+  await ctx.node.ovsdb.deletePort('br-int', port).then(
+    (done) => done === 'deleted' && ctx.log.warn(`removed br-int port ${port} of ${describeKey(held)}`),
+    (err: Error) => ctx.log.warn(`br-int port ${port} of ${describeKey(held)} left: ${err.message}`),
+  );
 }
 
 /**

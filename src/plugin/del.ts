@@ -2,8 +2,10 @@ import { podIdentity } from '../cni/env.js';
 import { CniError, Code } from '../cni/errors.js';
 import { representorHostName } from '../kubeovn/naming.js';
 import { rawDeviceId } from '../node/device-id.js';
-import { netnsAlive, returnVfToHost, setLinkDown, setVfMac } from '../node/netns.js';
+import { linkInNetns, netnsAlive, returnVfToHost, setLinkDown, setVfMac } from '../node/netns.js';
 import { isPciAddress } from '../node/pci.js';
+import { findUplink } from '../node/uplink.js';
+import { resolveVf } from '../node/vf.js';
 import type { Context } from './context.js';
 import { lockVf, type Lock } from './lock.js';
 import { daemonNamesProblem, delRequest } from './request.js';
@@ -27,7 +29,7 @@ export async function cmdDel(ctx: Context): Promise<void> {
   }
   const key: AttachmentKey = { network: ctx.conf.name, containerId: ctx.env.containerId, ifname: ctx.env.ifname };
   const configured = await configuredDeviceId(ctx);
-  const pci = isPciAddress(configured) ? configured : (await ctx.state.find(key))?.deviceID;
+  const pci = isPciAddress(configured) ? configured : (await recordOf(ctx, key))?.deviceID;
   ctx.log.with({ deviceID: pci ?? (configured || null) });
   if (!pci && !configured) {
     // A pod without a VF: the shim forwards it as kube-ovn's binary would; guard has nothing.
@@ -47,18 +49,20 @@ export async function cmdDel(ctx: Context): Promise<void> {
         })
       : undefined;
     const mine = held && sameAttachment(held, key) ? held : undefined;
-    if (held && !mine) {
+    const other = held && !mine ? held : undefined;
+    if (other) {
       // The VF went to another pod before this DEL: leave its VF alone (no MAC reset), clean only ours.
-      ctx.log.warn(`VF ${pci} now belongs to ${describeKey(held)}; deleting ${describeKey(key)} without touching the VF`);
+      ctx.log.warn(`VF ${pci} now belongs to ${describeKey(other)}; deleting ${describeKey(key)} without touching the VF`);
     }
     ctx.log.with({ representor: mine?.representor.host ?? null, uplink: mine?.uplink ?? null });
     const alive = await netnsAlive(ctx.env.netns);
     // In guard mode kube-ovn's binary deleted before us: libcni would not have reached us otherwise.
-    const daemonDone = ctx.conf.mode === 'guard' || (await daemonDel(ctx, pod, held && !mine ? '' : pci ?? configured, alive, pci));
+    const daemonDone = ctx.conf.mode === 'guard' || (await daemonDel(ctx, pod, other ? '' : pci ?? configured, alive, pci));
     if (mine && alive && daemonDone) await giveVfBack(ctx, mine);
     // An empty CNI_NETNS (containerd's DEL from RemovePodSandbox) makes the daemon do nothing:
-    // then only a record says there is something left to clean.
-    else if (mine || (!held && !daemonDone && ctx.env.netns !== '')) await cleanUpAfterPod(ctx, mine);
+    // then only a record, ours or the VF's new holder's, says there is a port of ours to clean.
+    else if (mine || (!held && !daemonDone && ctx.env.netns !== '') || (other && ctx.env.netns === '')) await cleanUpAfterPod(ctx, mine);
+    if (other && ctx.conf.mode === 'guard' && alive) await restoreHolderMac(ctx, other);
     if (mine || (unreadable && pci)) await ctx.state.remove(mine?.deviceID ?? pci!);
     ctx.log.info('detached');
   } finally {
@@ -66,9 +70,18 @@ export async function cmdDel(ctx: Context): Promise<void> {
   }
 }
 
+/** The record of this attachment, when DEL was given no deviceID; a state dir that cannot be read is no record. */
+async function recordOf(ctx: Context, key: AttachmentKey): Promise<Attachment | undefined> {
+  return ctx.state.find(key).catch((err: Error) => {
+    ctx.log.warn(`records not searched: ${err.message}`);
+    return undefined;
+  });
+}
+
 /**
  * The daemon's DEL; true when it tore down. When it cannot (it answers 500 for an offload DEL
- * whose netns is gone, reference §2.2) and the pod is gone, false: the caller cleans up.
+ * whose netns is gone, reference §2.2; or it is not there at all) and the pod's netns or VF is
+ * gone, false: the caller cleans up, so that a DEL for a pod that is no more can succeed.
  */
 async function daemonDel(ctx: Context, pod: { name: string; namespace: string }, deviceId: string, alive: boolean, pci: string | undefined): Promise<boolean> {
   try {
@@ -83,7 +96,8 @@ async function daemonDel(ctx: Context, pod: { name: string; namespace: string },
 }
 
 async function giveVfBack(ctx: Context, mine: Attachment): Promise<void> {
-  if (!mine.vfNetdev) return void ctx.log.warn(`the record does not name VF ${mine.deviceID}'s netdev; it comes back when the runtime destroys ${ctx.env.netns}`);
+  // vfio-pci VFs have no netdev to bring back; neither do records of releases before this one.
+  if (!mine.vfNetdev) return void ctx.log.info(`no VF netdev on record for ${mine.deviceID}: nothing to bring back to the host`);
   try {
     ctx.log.info(await returnVfToHost(ctx.node.run, ctx.env.netns, { original: mine.vfNetdev, ifname: ctx.env.ifname }));
   } catch (err) {
@@ -94,9 +108,10 @@ async function giveVfBack(ctx: Context, mine: Attachment): Promise<void> {
 
 /**
  * What the daemon's deleteNic would have done had it been able to enter the netns: the
- * representor down, its br-int port removed, the VF's MAC reset through the PF (so the next
- * pod, or a Kata guest, does not inherit it). Each step is logged; none fails the DEL but the
- * OVSDB one, which the runtime's retry may complete.
+ * representor down, its br-int port removed, and (for a VF still this attachment's) the VF's
+ * MAC reset through the PF, so that the next pod, or a Kata guest, does not inherit it. A port
+ * that cannot be removed fails the DEL (11), record kept, for the runtime to retry, as the
+ * daemon's own DEL fails when ovs-vsctl does; the other steps are logged.
  */
 async function cleanUpAfterPod(ctx: Context, mine: Attachment | undefined): Promise<void> {
   const port = mine?.representor.host ?? representorHostName(ctx.env.containerId, ctx.env.ifname);
@@ -109,17 +124,52 @@ async function cleanUpAfterPod(ctx: Context, mine: Attachment | undefined): Prom
     const done = await ctx.node.ovsdb.deletePort('br-int', port);
     ctx.log.info(done === 'deleted' ? `removed stale port ${port} from br-int` : `no port ${port} on br-int: nothing was left`);
   } catch (err) {
-    ctx.log.error(`left port ${port} on br-int: ${(err as Error).message}; remove it with \`ovs-vsctl --if-exists del-port br-int ${port}\``);
+    throw new CniError(Code.TryAgainLater, `port ${port} of a deleted pod cannot be removed from br-int`, `${(err as Error).message}; the runtime retries DEL. By hand: \`ovs-vsctl --if-exists del-port br-int ${port}\``);
   }
-  // Only a VF on record as this attachment's: without one it may be another pod's by now.
   if (!mine) return;
-  if (!mine.uplink) return void ctx.log.warn(`VF ${mine.deviceID}'s MAC not reset: no PF netdev on record`);
+  const target = await macTarget(ctx, mine);
+  if (!target) return;
   try {
-    await setVfMac(ctx.node.run, mine.uplink, mine.vfIndex, '00:00:00:00:00:00');
-    ctx.log.info(`VF ${mine.vfIndex} MAC reset through ${mine.uplink}`);
+    await setVfMac(ctx.node.run, target.netdev, target.index, '00:00:00:00:00:00');
+    ctx.log.info(`VF ${target.index} MAC reset through ${target.netdev}`);
   } catch (err) {
     ctx.log.warn(`VF ${mine.deviceID}'s MAC not reset: ${(err as Error).message}`);
   }
+}
+
+/**
+ * kube-ovn's DEL, which ran before ours, reset the VF's MAC through the PF for the deviceID it
+ * was given (deleteNic's setVfMac), although our ADD refused this pod and the VF is the live
+ * holder's. Put the holder's MAC back, read from its interface in its netns.
+ */
+async function restoreHolderMac(ctx: Context, holder: Attachment): Promise<void> {
+  try {
+    if (!(await netnsAlive(holder.netns))) return;
+    const link = await linkInNetns(ctx.node.run, holder.netns, holder.ifname);
+    const target = await macTarget(ctx, holder);
+    if (!link?.mac || !target) return void ctx.log.warn(`VF ${holder.deviceID}'s MAC, which kube-ovn's DEL reset, not restored for ${describeKey(holder)}: its interface or PF is not found`);
+    await setVfMac(ctx.node.run, target.netdev, target.index, link.mac);
+    ctx.log.info(`VF ${target.index} MAC ${link.mac} restored through ${target.netdev} for ${describeKey(holder)}, after kube-ovn's DEL of this refused pod reset it`);
+  } catch (err) {
+    ctx.log.warn(`VF ${holder.deviceID}'s MAC not restored for ${describeKey(holder)}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The PF netdev and VF index to set a VF's MAC through, read again from sysfs: the record's
+ * names may be stale (netdevs renamed, VFs re-created), and a wrong index would hit another
+ * pod's VF. Undefined, logged, when sysfs no longer shows this VF as that PF's VF N.
+ */
+async function macTarget(ctx: Context, a: Attachment): Promise<{ netdev: string; index: number } | undefined> {
+  try {
+    const vf = await resolveVf(ctx.node.sysfs, a.deviceID);
+    const uplink = (await findUplink(ctx.node.sysfs, vf.pf)).uplink;
+    if (vf.pf === a.pf && vf.index === a.vfIndex && uplink) return { netdev: uplink, index: vf.index };
+    ctx.log.warn(`VF ${a.deviceID}'s MAC left alone: sysfs shows VF ${vf.index} of ${vf.pf} (uplink ${uplink ?? 'none'}), the record VF ${a.vfIndex} of ${a.pf}`);
+  } catch (err) {
+    ctx.log.warn(`VF ${a.deviceID}'s MAC left alone: ${(err as Error).message}`);
+  }
+  return undefined;
 }
 
 /** The config's deviceID as written; DEL builds no path from it, so it never fails on it. */

@@ -294,8 +294,10 @@ describe.skipIf(!isRoot)('e2e through libcni (root)', () => {
       const add = await rig.cnitool('add', ns, { containerId: sandbox });
       expect(add.error).toMatchObject({ code: 11, msg: `ovn-controller did not bind port ${generateNicName(sandbox, 'eth0')} within 30s` });
       expect(add.error!.details).toContain('ovn-installed');
-      expect(records(rig)).toEqual([]);
+      // The daemon had begun on the NIC ("configure nic … failed"): the VF stays on record for DEL.
+      expect(records(rig)).toEqual([`${VF0}.json`]);
       expect((await rig.cnitool('del', ns, { containerId: sandbox })).exitCode).toBe(0);
+      expect(records(rig)).toEqual([]);
     });
   });
 

@@ -111,8 +111,14 @@ describe.skipIf(!isRoot)('lifecycle (root)', () => {
     const [a, b] = [await rig.netns(), await rig.netns()];
     rig.conflist({ cniVersion: '1.0.0', deviceID: VF0 });
     expect((await rig.cnitool('add', a, { args: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=a' })).exitCode).toBe(0);
+    const macOfA = rig.node.vf(VF0).vf.adminMac;
     const refused = await rig.cnitool('add', b, { args: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=b' });
     expect(refused.error).toMatchObject({ code: 11, msg: `VF ${VF0} is still attached to pod default/a` });
+    // The runtime deletes the refused pod: kube-ovn's DEL resets the VF's MAC through the PF
+    // (deleteNic), then ours puts pod a's back.
+    expect((await rig.cnitool('del', b, { args: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=b' })).exitCode).toBe(0);
+    expect(rig.node.vf(VF0).vf.adminMac).toBe(macOfA);
+    expect(macOfA).toMatch(/^00:00:00:00:00:0[1-9]$/);
     expect((await rig.cnitool('del', a, { args: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=a' })).exitCode).toBe(0);
     expect((await rig.cnitool('add', b, { args: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=b' })).exitCode).toBe(0);
     expect((await rig.cnitool('del', b, { args: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=b' })).exitCode).toBe(0);

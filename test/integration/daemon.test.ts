@@ -53,9 +53,9 @@ describe('daemon faults on ADD', () => {
 
   it('11: a 400 surfaces the daemon\'s error text (kube-ovn retries it too)', async () => {
     const w = world();
-    w.daemon.setFault({ kind: 'status', status: 400, body: JSON.stringify({ error: 'get pod default/nginx failed: etcdserver: request timed out' }) });
+    w.daemon.setFault({ kind: 'status', status: 400, body: JSON.stringify({ error: 'parse add request failed json: cannot unmarshal number into Go struct field' }) });
     const err = cniError(await w.run('ADD'));
-    expect(err).toMatchObject({ code: 11, msg: 'kube-ovn daemon refused ADD (HTTP 400): get pod default/nginx failed: etcdserver: request timed out' });
+    expect(err).toMatchObject({ code: 11, msg: 'kube-ovn daemon refused ADD (HTTP 400): parse add request failed json: cannot unmarshal number into Go struct field' });
   });
 
   it('7: a plain-text 404 (no such endpoint: another daemon, or a wrong socket)', async () => {

@@ -107,15 +107,24 @@ describe('per-VF state', () => {
     });
   });
 
-  it('a record that cannot be written undoes the attachment: the daemon is asked to detach', async () => {
+  it('a record that cannot be written refuses the pod before the daemon is asked: nothing to undo', async () => {
     const w = world();
     // vf/ is a dangling symlink: reading finds no record, writing one fails.
     mkdirSync(w.stateDir);
     symlinkSync(join(w.node.root, 'nowhere'), join(w.stateDir, 'vf'));
     const err = cniError(await w.run('ADD'));
     expect(err.code).toBe(5);
-    expect(w.daemon.requests.map((r) => r.path)).toEqual(['/api/v1/add', '/api/v1/del']);
-    expect(w.log()).toContainEqual(expect.objectContaining({ msg: 'rolled back: the daemon detached the pod' }));
+    expect(w.daemon.requests).toEqual([]);
+  });
+
+  it('a daemon that never answers leaves the VF on record (it may have plumbed it), for DEL to find', async () => {
+    const w = world();
+    w.daemon.setFault({ kind: 'hang' });
+    expect(cniError(await w.run('ADD', { daemon_timeout_s: 1 })).code).toBe(11);
+    expect(w.stateFiles()).toEqual([`vf/${VF0}.json`]);
+    w.daemon.setFault(undefined);
+    expect((await w.run('DEL')).exitCode).toBe(0);
+    expect(w.stateFiles()).toEqual([]);
   });
 });
 

@@ -182,7 +182,7 @@ describe('the daemon\'s refusals, explained (shim)', () => {
     it('7 naming the Subnet to create', async () => {
       const err = cniError(await world().run('ADD', { provider: 'default.default.ovn' }));
       expect(err).toMatchObject({ code: 7, msg: 'kube-ovn has no Subnet for provider default.default.ovn' });
-      expect(err.details).toContain('spec.provider is default.default.ovn');
+      expect(err.details).toContain('Create a Subnet with spec.provider default.default.ovn');
     });
   });
 
@@ -195,5 +195,56 @@ describe('the daemon\'s refusals, explained (shim)', () => {
       expect(err.details).toContain('only to pods without the v1.multus-cni.io/default-network annotation');
       expect(err.details).toContain('kubectl -n kube-system logs deploy/kube-ovn-controller | grep nginx');
     });
+  });
+});
+
+describe('ports and MACs of pods that are gone', () => {
+  const world = useWorld();
+  const other = { containerId: 'ffffffffffff0000aaaabbbbcccc', args: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=other' };
+
+  it.each(['guard', 'shim'])('%s: taking a dead pod\'s VF over removes its port; its late DEL (empty CNI_NETNS) removes that pod\'s port, and only it', async (mode) => {
+    const w = world();
+    const pod = await w.podNetns();
+    expect((await w.run('ADD', { mode }, { netns: pod.path })).exitCode).toBe(0);
+    await w.ovs.vsctl('--may-exist', 'add-port', 'br-int', HOST, '--', 'set', 'interface', HOST, 'type=internal');
+    await pod.destroy();
+    expect((await w.run('ADD', { mode }, other)).exitCode).toBe(0); // takes the VF over, and the dead pod's port away
+    expect(await w.ovs.vsctl('list-ports', 'br-int')).not.toContain(HOST);
+    await w.ovs.vsctl('--may-exist', 'add-port', 'br-int', HOST, '--', 'set', 'interface', HOST, 'type=internal'); // made again meanwhile
+    const macOfOther = w.node.vf(VF0).vf.adminMac;
+    expect((await w.run('DEL', { mode }, { netns: '' })).exitCode).toBe(0);
+    expect(await w.ovs.vsctl('list-ports', 'br-int')).not.toContain(HOST);
+    expect(w.node.vf(VF0).vf.adminMac).toBe(macOfOther); // the new holder's VF left alone
+    expect(record(w.stateDir).containerId).toBe(other.containerId);
+  });
+
+  it('guard: a port that cannot be removed fails the DEL (11) and keeps the record, for the runtime to retry', async () => {
+    const w = world();
+    await w.run('ADD', { mode: 'guard' });
+    const err = cniError(await w.run('DEL', { mode: 'guard', ovsdb_socket: join(w.node.root, 'no-ovsdb.sock') }, { netns: '' }));
+    expect(err).toMatchObject({ code: 11, msg: `port ${HOST} of a deleted pod cannot be removed from br-int` });
+    expect(w.stateFiles()).toEqual([`vf/${VF0}.json`]);
+    expect((await w.run('DEL', { mode: 'guard' }, { netns: '' })).exitCode).toBe(0);
+    expect(w.stateFiles()).toEqual([]);
+  });
+
+  it('guard: leaves the MAC alone when sysfs no longer shows the recorded VF index (VFs re-created)', async () => {
+    const w = world();
+    await w.run('ADD', { mode: 'guard' });
+    const file = join(w.stateDir, 'vf', `${VF0}.json`);
+    writeFileSync(file, JSON.stringify({ ...record(w.stateDir), vfIndex: 1 }));
+    w.node.setVfMac('enp66s0f0np0', 1, '00:00:00:00:00:99');
+    expect((await w.run('DEL', { mode: 'guard' }, { netns: '' })).exitCode).toBe(0);
+    expect(w.node.pf().vfs.map((v) => v.adminMac)).toEqual([undefined, '00:00:00:00:00:99', undefined, undefined]);
+    expect(w.log()).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringContaining(`VF ${VF0}'s MAC left alone: sysfs shows VF 0 of 0000:42:00.0`) }));
+  });
+
+  it('DEL moves no link of the pod\'s name that is not the VF', async () => {
+    const w = world();
+    await w.run('ADD', { mode: 'guard' });
+    w.node.setNetnsLinks(LIVE_NETNS, { eth0: { ifname: 'eth0', ifalias: 'something-else' } });
+    expect((await w.run('DEL', { mode: 'guard' })).exitCode).toBe(0);
+    expect(w.node.nsenterCalls().filter((c) => c.includes('netns'))).toEqual([]);
+    expect(w.log()).toContainEqual(expect.objectContaining({ msg: `VF enp66s0f0v0 is not in ${LIVE_NETNS} (links there: eth0)` }));
   });
 });

@@ -59,7 +59,8 @@ export class SimCluster {
     if (this.version.length !== 3 || this.version.some((n) => !Number.isInteger(n))) throw new Error(`kube-ovn version ${spec.version}: expected "head" or "vX.Y.Z"`);
   }
 
-  private atLeast(...v: number[]): boolean {
+  /** Whether the cluster runs kube-ovn v<major>.<minor>.<patch> or later (HEAD counts as v1.17.0). */
+  atLeast(...v: [number, number, number]): boolean {
     for (let i = 0; i < 3; i++) if (this.version[i] !== v[i]) return this.version[i]! > v[i]!;
     return true;
   }
@@ -99,8 +100,8 @@ export class SimCluster {
     const strict = this.providerNeedsSubnet;
     // ≤ v1.16.2: IsOvnProvider lets "", "ovn" and any "<a>.<b>.ovn" through without a subnet.
     if (provider === '' || provider === 'ovn' || (!strict && isOvnProvider(provider))) return undefined;
-    // v1.16.x and HEAD compare without a ".<ifname>" suffix; v1.15.x compare as given.
-    const wanted = this.atLeast(1, 16, 0) && provider.endsWith(`.${ifname}`) ? provider.slice(0, -ifname.length - 1) : provider;
+    // v1.16.2 and later compare without a ".<ifname>" suffix (strings.CutSuffix); before, as given.
+    const wanted = this.atLeast(1, 16, 2) && provider.endsWith(`.${ifname}`) ? provider.slice(0, -ifname.length - 1) : provider;
     if (this.spec.subnets!.some((s) => s.provider === wanted)) return undefined;
     return strict ? `provider ${provider} is not bound to any subnet` : `provider ${provider} not bind to any subnet`;
   }
@@ -136,18 +137,23 @@ export class SimCluster {
         const named = annotations[`${provider}.kubernetes.io/logical_switch`];
         const subnet = this.subnets.find((s) => (named ? s.name === named : s.provider === provider));
         if (subnet) nets.push({ provider, subnet });
+        // A logical_switch annotation naming no Subnet: subnetsLister.Get fails, so does the pod.
+        else if (named) return [];
         // HEAD, v1.15.18+, v1.16.3+: "provider … is not bound to any subnet", the pod fails.
         else if (this.providerNeedsSubnet) return [];
         // ≤ v1.15.17 and v1.16.0–2 fall back to getPodDefaultSubnet.
         else nets.push({ provider, subnet: this.defaultSubnet(annotations) });
       } else {
         // Not an OVN network: an IPAM-only provider "<nad>.<ns>", which the daemon never plumbs.
-        // HEAD needs ipam.type kube-ovn (isKubeOVNIPAMNetwork); older releases take any NAD
-        // that some Subnet names.
+        // release-1.16 (v1.16.3) and HEAD take it only with ipam.type kube-ovn
+        // (isKubeOVNIPAMNetwork) and fail the pod when no Subnet names it; older releases take
+        // any NAD that some Subnet names, and skip it otherwise.
         const provider = `${nad.name}.${nad.namespace}`;
         const subnet = this.spec.subnets!.find((s) => s.provider === provider);
-        const ipamOnly = !this.atLeast(1, 17, 0) || nad.config.ipam?.type === 'kube-ovn';
-        if (subnet && ipamOnly) nets.push({ provider, subnet });
+        const strict = this.atLeast(1, 16, 3);
+        if (strict && nad.config.ipam?.type !== 'kube-ovn') continue;
+        if (subnet) nets.push({ provider, subnet });
+        else if (strict) return [];
       }
     }
     if (annotations[DEFAULT_NETWORK] === undefined) nets.push({ provider: 'ovn', subnet: this.defaultSubnet(annotations) });

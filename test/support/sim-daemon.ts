@@ -71,9 +71,11 @@ const PCI = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/; // ovs_linux.go pciA
 
 /** kube-ovn's generateNicName, written from its source for the simulator (the plugin has its own). */
 export function generateNicName(containerId: string, ifname: string): string {
+  // containerID[0:12] and containerID[0:12-len(ifname)] panic out of range, as Go slices do.
+  if (containerId.length < 12) throw new Panic(`slice bounds out of range [:12] with length ${containerId.length}`);
   if (ifname === 'eth0') return `${containerId.slice(0, 12)}_h`;
   const short = ifname.startsWith('pod') && ifname.length === 14 ? ifname.slice(3, 10) : ifname;
-  if (containerId.length < 12 || short.length > 12) throw new Panic(`slice bounds out of range [:${12 - short.length}]`);
+  if (short.length > 12) throw new Panic(`slice bounds out of range [:${12 - short.length}]`);
   return `${containerId.slice(0, 12 - short.length)}_${short}_h`;
 }
 
@@ -302,7 +304,7 @@ export class SimDaemon {
     if (r.net_ns === '') return; // "skip del port request": nothing is touched
     // nicType offload needs a deviceID, and (pod found) an OVN provider or cni_type kube-ovn.
     const offload = r.deviceID !== '' && (!pod || isOvnProvider(r.provider) || r.cni_type === 'kube-ovn');
-    const ifname = r.if_name || 'eth0';
+    const ifname = r.if_name; // handleDel does not default it, as handleAdd does
     const host = generateNicName(r.container_id, ifname);
     const node = this.opts.node;
     if (offload) {
@@ -322,16 +324,18 @@ export class SimDaemon {
       }
       const vf = node?.vfAway(r.net_ns, ifname);
       if (vf?.away?.alias) node!.renameAway(r.net_ns, ifname, vf.away.alias);
-      if (this.opts.plumb) await execa('ip', ['link', 'set', 'dev', host, 'down'], { reject: false, timeout: 5000 });
     }
+    // deleteNic: for any deviceID the representor goes down before its port goes (#6593, v1.16.2+).
+    if (r.deviceID !== '' && this.cluster.atLeast(1, 16, 2) && this.opts.plumb) await execa('ip', ['link', 'set', 'dev', host, 'down'], { reject: false, timeout: 5000 });
     await this.opts.ovs?.vsctl('--if-exists', '--with-iface', 'del-port', 'br-int', host);
     if (r.deviceID === '' && this.opts.plumb) {
       // deleteNic: the host end, when it is a veth (a VF's representor never is).
       const shown = await execa('ip', ['-j', '-d', 'link', 'show', 'dev', host], { reject: false, timeout: 5000 });
       if (shown.exitCode === 0 && String(shown.stdout).includes('"info_kind":"veth"')) await ip('link', 'del', host);
     }
-    if (offload && PCI.test(r.deviceID)) {
-      // setVfMac(deviceID, vfIndex, "00:00:00:00:00:00"): GetVfIndexByPciAddress needs the VF.
+    if (PCI.test(r.deviceID)) {
+      // setVfMac(deviceID, vfIndex, "00:00:00:00:00:00") for any PCI deviceID, offload port or not:
+      // GetVfIndexByPciAddress needs the VF.
       const pf = node?.spec.pfs.find((p) => p.vfs.some((v) => v.pci === r.deviceID));
       if (!pf) throw new Error(`del nic failed failed to get vf ${r.deviceID} index`);
       node!.setVfMac(pf.uplink, pf.vfs.find((v) => v.pci === r.deviceID)!.index, '00:00:00:00:00:00');

@@ -6,7 +6,7 @@
  * the way the kernel would show it.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -431,9 +431,19 @@ export class SimNode {
     const tools: Record<string, string> = { devlink: join(dir, 'devlink'), ethtool: join(dir, 'ethtool'), ip: join(dir, 'ip') };
     if (this.spec.nsenter !== 'real') tools.nsenter = join(dir, 'nsenter');
     for (const [name, target] of Object.entries(tools)) {
-      rmSync(join(bin, name), { force: true });
+      const at = join(bin, name);
       const behaviour = name === 'devlink' || name === 'ethtool' ? this.spec[name] : 'ok';
-      if (behaviour !== 'absent') symlinkSync(target, join(bin, name));
+      if (behaviour === 'absent') {
+        rmSync(at, { force: true });
+        continue;
+      }
+      // Left alone when right, else replaced by rename: a tool started by a plugin at this very
+      // moment must find either link, never none.
+      if (linkTarget(at) === target) continue;
+      const tmp = `${at}.tmp.${process.pid}`;
+      rmSync(tmp, { force: true });
+      symlinkSync(target, tmp);
+      renameSync(tmp, at);
     }
   }
 
@@ -494,5 +504,13 @@ function lockModel(root: string): () => void {
       waited = 0;
     }
     Atomics.wait(nap, 0, 0, 2);
+  }
+}
+
+function linkTarget(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
   }
 }
