@@ -46,7 +46,7 @@ export async function cmdAdd(ctx: Context): Promise<Result> {
     const warnings = enforce(ctx, report);
     await clearStalePort(ctx, host, await portOwner);
     const attach = ctx.conf.mode === 'shim' ? attachShim : attachGuard;
-    const result = await attach(ctx, { pod, key, facts: report.facts, prev });
+    const result = await attach(ctx, { pod, key, host, facts: report.facts, prev });
     return warnings.length > 0 ? { ...result, warnings: [...(result.warnings ?? []), ...warnings] } : result;
   } finally {
     await lock.release();
@@ -56,6 +56,8 @@ export async function cmdAdd(ctx: Context): Promise<Result> {
 interface Attaching {
   pod: Pod;
   key: AttachmentKey;
+  /** The representor's name once kube-ovn's daemon has renamed it (generateNicName). */
+  host: string;
   facts: OffloadFacts;
   prev: Result | undefined;
 }
@@ -66,9 +68,8 @@ interface Attaching {
  * its result becomes the chain's.
  */
 async function attachGuard(ctx: Context, a: Attaching): Promise<Result> {
-  const host = representorHostName(ctx.env.containerId, ctx.env.ifname);
-  await ctx.state.put(record(ctx, a, host, {}));
-  ctx.log.info('checked; kube-ovn, next in the list, attaches the pod', { representor: a.facts.representor?.name, renamedTo: host });
+  await ctx.state.put(record(ctx, a, a.host, {}));
+  ctx.log.info('checked; kube-ovn, next in the list, attaches the pod', { representor: a.facts.representor?.name, renamedTo: a.host });
   return a.prev ?? {};
 }
 
@@ -82,7 +83,7 @@ async function attachShim(ctx: Context, a: Attaching): Promise<Result> {
   let asked = false;
   const hostSide = representor ? () => representorNow(ctx, vf) : undefined;
   const beforeAsking = async () => {
-    await ctx.state.put(record(ctx, a, representorHostName(ctx.env.containerId, ctx.env.ifname), {}));
+    await ctx.state.put(record(ctx, a, a.host, {}));
     asked = true;
   };
   let forwarded: Awaited<ReturnType<typeof forward>>;

@@ -9,14 +9,10 @@ export interface Pod {
   namespace: string;
 }
 
-/** The daemon slices container_id[0:12] for the representor's name; shorter ones crash it. */
-export function daemonAcceptsContainerId(id: string): boolean {
-  return id.length >= 12;
-}
-
 /** Why the daemon could not attach this container ID and ifname (it would crash), or undefined. */
 export function daemonNamesProblem(env: Pick<CniEnv, 'containerId' | 'ifname'>): CniError | undefined {
-  if (!daemonAcceptsContainerId(env.containerId)) {
+  // The daemon slices container_id[0:12] for the representor's name; a shorter one crashes it.
+  if (env.containerId.length < 12) {
     return new CniError(Code.InvalidEnvironment, `CNI_CONTAINERID ${JSON.stringify(env.containerId)} is shorter than 12 characters`, 'the kube-ovn daemon names the representor <containerID[:12]>_h and needs at least 12 characters');
   }
   const bad = ifnameProblem(env.ifname);
