@@ -85,6 +85,13 @@ describe.skipIf(!hasOvsdb())('OVSDB client against ovsdb-server', () => {
   it('portExists is false for a port never added', async () => {
     expect(await client().portExists('nope0')).toBe(false);
   });
+
+  it('interfaceExternalIds reads the keys kube-ovn writes on a port, and nothing for a port never added', async () => {
+    await server().vsctl('add-port', 'br-int', 'rep0', '--', 'set', 'interface', 'rep0', 'type=internal',
+      'external_ids:iface-id=web-0.default', 'external_ids:pod_netns=/var/run/netns/cni-1234');
+    expect(await client().interfaceExternalIds('rep0')).toEqual({ 'iface-id': 'web-0.default', pod_netns: '/var/run/netns/cni-1234' });
+    expect(await client().interfaceExternalIds('nope0')).toBeUndefined();
+  });
 });
 
 describe('OVSDB client when the socket is not a working OVSDB', () => {
