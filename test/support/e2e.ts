@@ -60,10 +60,19 @@ export interface Rig {
    * portmap], shim [kube-ovn-offload, portmap], with `deviceID` and `pciBusID` in every plugin
    * (addDeviceIDInConfList) when the pod has a VF. `plugin` and `kubeOvn` add keys to those entries.
    */
-  conflist(opts: { cniVersion: string; deviceID?: string; plugin?: Record<string, unknown>; kubeOvn?: Record<string, unknown> }): void;
+  conflist(opts: ConflistOptions): void;
+  /** The same conflist as a document, for a runtime's conf_dir. */
+  conflistDoc(opts: ConflistOptions): { cniVersion: string; name: string; plugins: Array<Record<string, unknown>> };
   /** Runs cnitool with the conflist last written, or the one written for `deviceID` ('' for none). */
   cnitool(cmd: 'add' | 'check' | 'del', netns: string, opts?: CnitoolOptions): Promise<CnitoolOutcome>;
   cleanup(): Promise<void>;
+}
+
+export interface ConflistOptions {
+  cniVersion: string;
+  deviceID?: string;
+  plugin?: Record<string, unknown>;
+  kubeOvn?: Record<string, unknown>;
 }
 
 export interface CnitoolOptions {
@@ -135,6 +144,7 @@ export async function createRig(opts: { vfs?: number; topology?: Topology; clust
     // Multus adds deviceID and pciBusID to every plugin of the list.
     return deviceID ? list.map((p) => ({ ...p, deviceID, pciBusID: deviceID })) : list;
   };
+  const conflistDoc = ({ cniVersion, deviceID, plugin, kubeOvn }: ConflistOptions) => ({ cniVersion, name: NETWORK, plugins: entries(deviceID, plugin, kubeOvn) });
   const nad = NAD[topology];
   const cluster = new SimCluster({
     version: 'head',
@@ -199,9 +209,10 @@ export async function createRig(opts: { vfs?: number; topology?: Topology; clust
       await execa('ip', ['netns', 'add', name], { timeout: 10_000 });
       return `/var/run/netns/${name}`;
     },
-    conflist({ cniVersion, deviceID, plugin, kubeOvn }) {
-      const doc = { cniVersion, name: NETWORK, plugins: entries(deviceID, plugin, kubeOvn) };
-      const key = deviceID ?? '';
+    conflistDoc,
+    conflist(opts) {
+      const doc = conflistDoc(opts);
+      const key = opts.deviceID ?? '';
       mkdirSync(join(dir, `net.d-${key}`), { recursive: true });
       writeFileSync(join(dir, `net.d-${key}`, `${NETWORK}.conflist`), JSON.stringify(doc, null, 2));
       lastDevice = key;
