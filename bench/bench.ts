@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SimNode, connectx5 } from '../test/support/sim-node.js';
 import { startOvsdb } from '../test/support/ovsdb-server.js';
+import { shellTools } from './shell-tools.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BUNDLE = join(ROOT, 'bin/kube-ovn-offload');
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
   const ovs = await startOvsdb(run);
   await ovs.vsctl('set', 'Open_vSwitch', '.', 'other_config:hw-offload=true');
   try {
-    const env = await shellTools(node, work);
+    const env = { ...(await shellTools(node, work, { nsenter: true })), KUBE_OVN_OFFLOAD_STATE_DIR: join(work, 'state') };
     const conf = (deviceID: string) => JSON.stringify({ cniVersion: '1.0.0', name: 'kube-ovn', type: 'kube-ovn-offload', ovsdb_socket: ovs.socket, deviceID, log_level: 'error' });
     // A live netns (this process's own), as a pod's is while it is being deleted.
     const cni = (command: string, cid: string) => ({
@@ -145,29 +146,6 @@ async function main(): Promise<void> {
     node.remove();
     rmSync(work, { recursive: true, force: true });
   }
-}
-
-/**
- * Stand-ins for devlink, ethtool and nsenter that cost what a C tool costs: shell scripts
- * printing what the test fakes print for this node (captured once).
- */
-async function shellTools(node: SimNode, work: string): Promise<Record<string, string>> {
-  const bin = join(work, 'bin');
-  mkdirSync(bin);
-  const capture = async (tool: string, args: string[]) => String((await execa(join(node.root, 'bin', tool), args, { env: node.env() })).stdout);
-  const pf = node.pf();
-  writeFileSync(join(bin, 'eswitch.json'), (await capture('devlink', ['-j', 'dev', 'eswitch', 'show', `pci/${pf.pci}`])) + '\n');
-  writeFileSync(join(bin, 'ports.json'), (await capture('devlink', ['-j', 'port', 'show'])) + '\n');
-  writeFileSync(join(bin, 'features.json'), (await capture('ethtool', ['--json', '-k', pf.uplink])) + '\n');
-  const script = (name: string, body: string) => {
-    writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`);
-    chmodSync(join(bin, name), 0o755);
-  };
-  script('devlink', `case "$2" in dev) exec cat ${bin}/eswitch.json;; *) exec cat ${bin}/ports.json;; esac`);
-  script('ethtool', `exec cat ${bin}/features.json`);
-  // DEL looks for the VF in the pod netns (`nsenter --net=… ip -j link show`): none there.
-  script('nsenter', 'case "$2" in ip) echo "[]";; esac; exit 0');
-  return { PATH: `${bin}:/usr/bin:/bin`, KUBE_OVN_OFFLOAD_SYSFS_ROOT: node.root, KUBE_OVN_OFFLOAD_STATE_DIR: join(work, 'state') };
 }
 
 main().catch((err: unknown) => {
