@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 # openvswitch-switch: ovsdb-server, ovsdb-tool, ovs-vsctl and the schema for the OVSDB client's tests (no vswitchd is run)
 # strace: the bad-input property checks that nothing is written outside the allowed paths
 # time: GNU time, whose %M gives npm run bench the peak RSS of each command
-packages=(golang-go golang-github-appc-cni-dev containernetworking-plugins iproute2 util-linux procps openvswitch-switch strace time)
+# mmdebstrap: the Debian base (bookworm minbase + iproute2, ethtool) of the installer image that npm run image builds
+packages=(golang-go golang-github-appc-cni-dev containernetworking-plugins iproute2 util-linux procps openvswitch-switch strace time mmdebstrap)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
