@@ -18,7 +18,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  copyFileSync, createWriteStream, existsSync, linkSync, mkdirSync, mkdtempSync,
+  chmodSync, copyFileSync, createWriteStream, existsSync, linkSync, mkdirSync, mkdtempSync,
   readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -350,6 +350,8 @@ async function main() {
 
   mkdirSync(CACHE, { recursive: true });
   const work = mkdtempSync(join(CACHE, 'work-'));
+  // Open to apt's _apt user, so that mmdebstrap's downloads run in apt's sandbox, not as root.
+  chmodSync(work, 0o755);
   try {
     await executable();
     const b = await base(work, arch);
