@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 # time: GNU time, whose %M gives npm run bench the peak RSS of each command
 # containerd, runc: the runtime suite's own containerd (CRI) runs pod sandboxes through the plugin
 # gcc, libc6-dev: the static pause binary of that suite's sandbox image
-packages=(golang-go golang-github-appc-cni-dev containernetworking-plugins iproute2 util-linux procps openvswitch-switch strace time containerd runc gcc libc6-dev)
+# mmdebstrap: the Debian base (bookworm minbase + iproute2, ethtool) of the installer image that npm run image builds
+packages=(golang-go golang-github-appc-cni-dev containernetworking-plugins iproute2 util-linux procps openvswitch-switch strace time containerd runc gcc libc6-dev mmdebstrap)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
