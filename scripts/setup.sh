@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # golang-go + golang-github-appc-cni-dev: our cnitool on Debian's libcni (e2e, demo)
-# containernetworking-plugins: the `tuning` plugin chained after ours
+# containernetworking-plugins: portmap, loopback (the chains of the e2e and runtime suites), bridge and host-local (bench:cri's baseline)
 # iproute2, util-linux, procps: ip, nsenter and sysctl (netns, veth; the plugin enters the pod netns)
 # openvswitch-switch: ovsdb-server, ovsdb-tool, ovs-vsctl and the schema for the OVSDB client's tests (no vswitchd is run)
 # strace: the bad-input property checks that nothing is written outside the allowed paths

@@ -8,16 +8,22 @@
  * parallel and kills a plugin at the caller's deadline; cnitool does none of that.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRig, finishRig, isRoot, linkInfo, type Rig } from '../support/e2e.js';
 import { startContainerd, pidsWith, type Containerd } from '../support/containerd.js';
 import { CriCallError, podSandboxConfig, sandboxNetns } from '../support/cri/client.js';
 import { KUBE_OVN_CNI } from '../support/kube-ovn-cni.js';
 import { SEA_BIN } from '../support/plugin.js';
+import { INSTALLER_ARCHIVE, INSTALLER_REF } from '../support/installer-image.js';
+import { execa } from 'execa';
 
 const VF0 = '0000:42:00.2';
 const CONFLIST = '10-kube-ovn.conflist';
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+/** A network for containerd to be NetworkReady with; hostNetwork pods never use it. */
+const LOOPBACK_ONLY = { cniVersion: '1.0.0', name: 'lo-only', plugins: [{ type: 'loopback' }] };
 
 describe.skipIf(!isRoot)('containerd\'s CRI drives the guard chain (root)', () => {
   let rig: Rig;
@@ -149,6 +155,97 @@ describe.skipIf(!isRoot)('containerd\'s CRI drives the guard chain (root)', () =
     await waitFor(async () => (await cd.cri.listPodSandbox()).res.items.length === 0 && cd.netnsLeft().length === 0, 30_000);
     expect(records()).toEqual([]);
   }, 60_000);
+});
+
+describe.skipIf(!isRoot)('the installer image, run by containerd as the DaemonSet runs it (root)', () => {
+  let cd: Containerd;
+  let hostBin: string;
+  let logs: string;
+  const target = () => join(hostBin, 'kube-ovn-offload');
+  const sea = () => readFileSync(SEA_BIN);
+
+  beforeAll(async () => {
+    hostBin = mkdtempSync(join(tmpdir(), 'kovo-opt-cni-bin-')); // stands for the node's /opt/cni/bin
+    logs = mkdtempSync(join(tmpdir(), 'kovo-pod-logs-'));
+    cd = await startContainerd({ plugins: { loopback: '/usr/lib/cni/loopback' }, conflists: { [CONFLIST]: LOOPBACK_ONLY }, env: { PATH: '/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' } });
+    await cd.ctr('images', 'import', INSTALLER_ARCHIVE);
+  }, 120_000);
+
+  afterAll(async () => {
+    await cd?.stop();
+    rmSync(hostBin, { recursive: true, force: true });
+    rmSync(logs, { recursive: true, force: true });
+  }, 120_000);
+
+  /** The DaemonSet's pod (hostNetwork, the host's /opt/cni/bin mounted), run until the installer exits. */
+  const install = async (name: string) => {
+    const sandboxConfig = podSandboxConfig(name, { namespace: 'kube-system', cgroupParent: cd.cgroupParent, hostNetwork: true, logDirectory: logs });
+    const sandbox = (await cd.cri.runPodSandbox(sandboxConfig)).res.pod_sandbox_id;
+    try {
+      const created = await cd.cri.createContainer(sandbox, {
+        metadata: { name: 'install-cni', attempt: 0 },
+        image: { image: INSTALLER_REF },
+        command: ['/usr/local/bin/install-cni.sh'],
+        args: [],
+        // The DaemonSet's CNI_BIN_DIR; INSTALL_ONLY so that the container exits once it is done.
+        envs: [{ key: 'CNI_BIN_DIR', value: '/host/opt/cni/bin' }, { key: 'INSTALL_ONLY', value: '1' }],
+        mounts: [{ container_path: '/host/opt/cni/bin', host_path: hostBin, readonly: false }],
+        log_path: `${name}.log`,
+      }, sandboxConfig);
+      const id = created.res.container_id;
+      await cd.cri.startContainer(id);
+      let status = (await cd.cri.containerStatus(id)).res.status;
+      for (const deadline = Date.now() + 60_000; status.state !== 'CONTAINER_EXITED' && Date.now() < deadline; status = (await cd.cri.containerStatus(id)).res.status) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await cd.cri.removeContainer(id);
+      return { status, log: readFileSync(join(logs, `${name}.log`), 'utf8') };
+    } finally {
+      await cd.cri.stopPodSandbox(sandbox);
+      await cd.cri.removePodSandbox(sandbox);
+    }
+  };
+
+  it('installs the plugin into the host path whole (never a partial file at the name) and its version runs', async () => {
+    const sizes = new Set<number>();
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        if (existsSync(target())) sizes.add(statSync(target()).size);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    })();
+    const { status, log } = await install('installer-0');
+    watching = false;
+    await watcher;
+    expect(status).toMatchObject({ state: 'CONTAINER_EXITED', exit_code: 0 });
+    expect(log).toContain(`installed kube-ovn-offload ${VERSION} at /host/opt/cni/bin/kube-ovn-offload`);
+    expect([...sizes]).toEqual([sea().length]);
+    expect(readFileSync(target()).equals(sea())).toBe(true);
+    expect(statSync(target()).mode & 0o777).toBe(0o755);
+    expect(readdirSync(hostBin)).toEqual(['kube-ovn-offload']); // no temporary file left
+    expect(String((await execa(target(), ['version'], { timeout: 30_000 })).stdout)).toBe(`kube-ovn-offload ${VERSION}`);
+  }, 120_000);
+
+  it('replaces an older copy by rename while that copy is running, which runs on to its end', async () => {
+    // An older build at the name (same version, other bytes), running for a pod: it waits on stdin.
+    const older = Buffer.concat([sea(), Buffer.from('\n')]);
+    writeFileSync(`${target()}.older`, older, { mode: 0o755 });
+    renameSync(`${target()}.older`, target());
+    const running = execa(target(), [], { env: { CNI_COMMAND: 'VERSION' }, extendEnv: false, input: undefined, stdin: 'pipe', timeout: 60_000, reject: false });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(running.exitCode).toBeNull();
+
+    const { status, log } = await install('installer-1');
+    expect(status).toMatchObject({ state: 'CONTAINER_EXITED', exit_code: 0 });
+    expect(log).toContain(`replaced kube-ovn-offload ${VERSION} with kube-ovn-offload ${VERSION} at /host/opt/cni/bin/kube-ovn-offload`);
+    expect(readFileSync(target()).equals(sea())).toBe(true);
+
+    running.stdin!.end('{"cniVersion":"1.0.0"}');
+    const done = await running;
+    expect(done.exitCode).toBe(0);
+    expect(JSON.parse(String(done.stdout))).toMatchObject({ cniVersion: '1.0.0', supportedVersions: expect.arrayContaining(['1.0.0']) });
+  }, 120_000);
 });
 
 /** When a line matching `re` appeared in containerd's log (its time= field), waiting for it. */

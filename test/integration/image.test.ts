@@ -12,9 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import { INSTALLER_ARCHIVE } from '../support/installer-image.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const ARCHIVE = join(REPO, 'dist/image/kube-ovn-offload-installer.tar');
+const ARCHIVE = INSTALLER_ARCHIVE;
 const SEA = join(REPO, 'dist/kube-ovn-offload');
 const INSTALLER = join(REPO, 'deploy/install-cni.sh');
 const { version } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };

@@ -1,13 +1,14 @@
 /**
- * Builds what the tests run: the plugin bundle and the simulated kernel's (always); as root, for the e2e suite, cnitool,
- * the kube-ovn CNI stand-in and the single executable (`npm run package`), which the e2e suite
- * runs as well.
+ * Builds what the tests run: the plugin bundle and the simulated kernel's (always); as root, for
+ * the e2e and runtime suites, cnitool, the kube-ovn CNI stand-in, the single executable (`npm run
+ * package`), which the e2e suite runs as well, and the installer image (`npm run image`).
  */
 import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
 import { buildCnitool, isRoot } from './e2e.js';
 import { buildKubeOvnCni } from './kube-ovn-cni.js';
 import { buildSimKernel } from './sim-kernel-bundle.js';
+import { buildInstallerImage } from './installer-image.js';
 
 export default async function setup(): Promise<void> {
   const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -17,5 +18,6 @@ export default async function setup(): Promise<void> {
     await buildCnitool();
     await buildKubeOvnCni();
     await execa('bash', ['scripts/package.sh'], { cwd: root, timeout: 300_000, stdio: 'inherit' });
+    await buildInstallerImage();
   }
 }

@@ -107,7 +107,8 @@ export function podSandboxConfig(name: string, opts: { namespace?: string; cgrou
   const namespace = opts.namespace ?? 'default';
   return {
     metadata: { name, uid: randomUUID(), namespace, attempt: 0 },
-    hostname: name,
+    // A hostNetwork pod shares the node's UTS namespace: the kubelet sets no hostname for it.
+    hostname: opts.hostNetwork ? '' : name,
     log_directory: opts.logDirectory ?? '',
     dns_config: opts.hostNetwork ? null : { servers: ['10.96.0.10'], searches: [`${namespace}.svc.cluster.local`, 'svc.cluster.local'], options: ['ndots:5'] },
     port_mappings: [],
