@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   const ovs = await startOvsdb(run);
   await ovs.vsctl('set', 'Open_vSwitch', '.', 'other_config:hw-offload=true');
   try {
-    const env = { ...(await shellTools(node, work, { nsenter: true })), KUBE_OVN_OFFLOAD_STATE_DIR: join(work, 'state') };
+    const env = { ...(await shellTools(node, work, { nsenter: true, path: 'system' })), KUBE_OVN_OFFLOAD_STATE_DIR: join(work, 'state') };
     const conf = (deviceID: string) => JSON.stringify({ cniVersion: '1.0.0', name: 'kube-ovn', type: 'kube-ovn-offload', ovsdb_socket: ovs.socket, deviceID, log_level: 'error' });
     // A live netns (this process's own), as a pod's is while it is being deleted.
     const cni = (command: string, cid: string) => ({

@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   const plugins = { 'kube-ovn-offload': SEA_BIN, 'kube-ovn': KUBE_OVN_CNI, ...Object.fromEntries(['bridge', 'host-local', 'portmap', 'loopback'].map((p) => [p, `/usr/lib/cni/${p}`])) };
   try {
     rig = await createRig({ vfs: 2 });
-    const env = { ...rig.env, ...(await shellTools(rig.node, work, { nsenter: false })) };
+    const env = { ...rig.env, ...(await shellTools(rig.node, work, { nsenter: false, path: 'node' })) };
     env.PATH = `${env.PATH}:/usr/sbin:/sbin`;
     const baseline = {
       cniVersion: '1.0.0',

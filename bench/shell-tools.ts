@@ -8,8 +8,13 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SimNode } from '../test/support/sim-node.js';
 
-/** The environment with the stand-ins first on PATH; `nsenter` stands in for the real one too. */
-export async function shellTools(node: SimNode, work: string, opts: { nsenter: boolean }): Promise<Record<string, string>> {
+/**
+ * The environment with the stand-ins first on PATH; with `nsenter`, a stand-in for it too.
+ * `path: 'system'` puts the system's tools after them (the plugin alone: `ip` is the real one);
+ * `'node'` the simulated node's (fake `ip` and `nsenter` that keep its sysfs in step with the
+ * kernel, which a DEL that brings a VF back from a pod needs).
+ */
+export async function shellTools(node: SimNode, work: string, opts: { nsenter: boolean; path: 'system' | 'node' }): Promise<Record<string, string>> {
   const bin = join(work, 'bin');
   mkdirSync(bin, { recursive: true });
   const capture = async (tool: string, args: string[]) => String((await execa(join(node.root, 'bin', tool), args, { env: node.env(), timeout: 30_000 })).stdout);
@@ -25,5 +30,5 @@ export async function shellTools(node: SimNode, work: string, opts: { nsenter: b
   script('ethtool', `exec cat ${bin}/features.json`);
   // DEL looks for the VF in the pod netns (`nsenter --net=… ip -j link show`): none there.
   if (opts.nsenter) script('nsenter', 'case "$2" in ip) echo "[]";; esac; exit 0');
-  return { PATH: `${bin}:${node.env().PATH}`, KUBE_OVN_OFFLOAD_SYSFS_ROOT: node.root };
+  return { PATH: `${bin}:${opts.path === 'node' ? node.env().PATH : '/usr/bin:/bin'}`, KUBE_OVN_OFFLOAD_SYSFS_ROOT: node.root };
 }

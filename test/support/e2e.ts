@@ -250,14 +250,20 @@ export async function createRig(opts: { vfs?: number; topology?: Topology; clust
 
 /** `ip -j` output of a link, read in a netns (or the host when ns is undefined). */
 export async function linkInfo(name: string, ns?: string): Promise<Record<string, any> | undefined> {
-  const r = await execa('ip', [...(ns ? ['-n', ns] : []), '-j', '-d', 'addr', 'show', 'dev', name], { reject: false, timeout: 10_000 });
+  const r = await ipAt(ns, ['-j', '-d', 'addr', 'show', 'dev', name]);
   if (r.exitCode !== 0) return undefined;
   return (JSON.parse(String(r.stdout)) as Array<Record<string, any>>)[0];
 }
 
 export async function routes(ns: string): Promise<Array<Record<string, any>>> {
-  const r = await execa('ip', ['-n', ns, '-j', 'route', 'show'], { timeout: 10_000 });
+  const r = await ipAt(ns, ['-j', 'route', 'show']);
   return JSON.parse(String(r.stdout)) as Array<Record<string, any>>;
+}
+
+/** `ip` in the host netns, a named one (/run/netns/<name>), or one given by path (a runtime's). */
+function ipAt(ns: string | undefined, args: string[]) {
+  if (ns?.startsWith('/')) return execa('nsenter', [`--net=${ns}`, 'ip', ...args], { reject: false, timeout: 10_000 });
+  return execa('ip', [...(ns ? ['-n', ns] : []), ...args], { reject: false, timeout: 10_000 });
 }
 
 /** Links in the host netns whose names start with a prefix: what a test may have left. */

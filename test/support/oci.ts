@@ -17,6 +17,9 @@ export interface ImageFile {
   mode: number;
 }
 
+/** The OCI architecture of this machine ("amd64", "arm64"): the image's files are this machine's. */
+const ARCH = ({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[process.arch] ?? process.arch;
+
 export async function ociArchive(opts: { ref: string; files: ImageFile[]; entrypoint: string[]; user?: string; out: string }): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'kovo-oci-'));
   try {
@@ -45,7 +48,7 @@ export async function ociArchive(opts: { ref: string; files: ImageFile[]; entryp
     };
     const layerBlob = put(layer);
     const config = putJson('config.json', {
-      architecture: 'amd64',
+      architecture: ARCH,
       os: 'linux',
       created: '1970-01-01T00:00:00Z',
       config: { Entrypoint: opts.entrypoint, WorkingDir: '/', ...(opts.user ? { User: opts.user } : {}) },
@@ -63,7 +66,7 @@ export async function ociArchive(opts: { ref: string; files: ImageFile[]; entryp
       manifests: [{
         mediaType: 'application/vnd.oci.image.manifest.v1+json',
         ...manifest,
-        platform: { architecture: 'amd64', os: 'linux' },
+        platform: { architecture: ARCH, os: 'linux' },
         annotations: { 'io.containerd.image.name': opts.ref, 'org.opencontainers.image.ref.name': opts.ref.split(':').pop() },
       }],
     }));

@@ -17,7 +17,6 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { rmSync, statfsSync } from 'node:fs';
-import { basename } from 'node:path';
 import { execa } from 'execa';
 import { isOvnProvider, type SimCluster } from './sim-cluster.js';
 import type { SimNode } from './sim-node.js';
@@ -32,6 +31,8 @@ export interface Recorded {
   path: string;
   contentType: string | undefined;
   body: Record<string, unknown>;
+  /** When the request arrived (Date.now()). */
+  at: number;
 }
 
 export interface SimDaemonOptions {
@@ -124,7 +125,7 @@ export class SimDaemon {
     } catch {
       /* answered below, as ReadEntity's failure */
     }
-    this.requests.push({ method: req.method ?? '', path: req.url ?? '', contentType, body: body ?? {} });
+    this.requests.push({ method: req.method ?? '', path: req.url ?? '', contentType, body: body ?? {}, at: Date.now() });
 
     const plain = (status: number, msg: string) => res.writeHead(status, { 'Content-Type': 'text/plain' }).end(msg);
     if (req.url !== '/api/v1/add' && req.url !== '/api/v1/del') return void plain(404, '404: Page Not Found');
@@ -244,12 +245,11 @@ export class SimDaemon {
 
   /** configureContainerNic: into the pod netns, renamed, MAC, MTU, up, address, default route. */
   private async configureContainerNic(netns: string, name: string, ifname: string, mac: string, mtu: number, v4: Ipv4): Promise<void> {
-    const ns = netnsName(netns);
-    await ip('link', 'set', 'dev', name, 'netns', ns);
-    await ip('-n', ns, 'link', 'set', 'dev', name, 'name', ifname);
-    await ip('-n', ns, 'link', 'set', 'dev', ifname, 'address', mac.toLowerCase(), 'mtu', String(mtu), 'up');
-    await ip('-n', ns, 'addr', 'add', `${v4.ip}/${v4.cidr.split('/')[1]}`, 'dev', ifname);
-    if (ifname === 'eth0') await ip('-n', ns, 'route', 'add', 'default', 'via', v4.gateway, 'dev', ifname);
+    await ip('link', 'set', 'dev', name, 'netns', netns); // iproute2 takes a path here
+    await ipIn(netns, 'link', 'set', 'dev', name, 'name', ifname);
+    await ipIn(netns, 'link', 'set', 'dev', ifname, 'address', mac.toLowerCase(), 'mtu', String(mtu), 'up');
+    await ipIn(netns, 'addr', 'add', `${v4.ip}/${v4.cidr.split('/')[1]}`, 'dev', ifname);
+    if (ifname === 'eth0') await ipIn(netns, 'route', 'add', 'default', 'via', v4.gateway, 'dev', ifname);
   }
 
   /** ovs_linux.go configureNic for an offload port; the routes it returns (null for vfio-pci). */
@@ -314,12 +314,11 @@ export class SimDaemon {
       // releaseVf: down and renamed back to its alias, then "moved" into the pod's own netns
       // (LinkSetNsFd(netns.Fd())): it stays there. Its errors are only logged.
       if (this.opts.plumb) {
-        const ns = netnsName(r.net_ns);
-        const shown = await execa('ip', ['-n', ns, '-j', 'link', 'show', 'dev', ifname], { reject: false, timeout: 5000 });
+        const shown = await execa('nsenter', [`--net=${r.net_ns}`, 'ip', '-j', 'link', 'show', 'dev', ifname], { reject: false, timeout: 5000 });
         if (shown.exitCode === 0) {
           const alias = (JSON.parse(String(shown.stdout)) as Array<{ ifalias?: string }>)[0]?.ifalias || ifname;
-          await ip('-n', ns, 'link', 'set', 'dev', ifname, 'down');
-          if (alias !== ifname) await ip('-n', ns, 'link', 'set', 'dev', ifname, 'name', alias);
+          await ipIn(r.net_ns, 'link', 'set', 'dev', ifname, 'down');
+          if (alias !== ifname) await ipIn(r.net_ns, 'link', 'set', 'dev', ifname, 'name', alias);
         }
       }
       const vf = node?.vfAway(r.net_ns, ifname);
@@ -352,15 +351,15 @@ function netnsAlive(path: string): boolean {
   }
 }
 
-function netnsName(path: string): string {
-  if (!/^\/(var\/)?run\/netns\/[^/]+$/.test(path)) throw new Error(`simulated daemon plumbs /run/netns/<name> paths only, not ${path}`);
-  return basename(path);
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
 async function ip(...args: string[]): Promise<void> {
   await execa('ip', args, { timeout: 5000 });
+}
+
+/** `ip` inside a netns given by path (a runtime's, wherever it mounts them). */
+async function ipIn(netns: string, ...args: string[]): Promise<void> {
+  await execa('nsenter', [`--net=${netns}`, 'ip', ...args], { timeout: 5000 });
 }

@@ -86,8 +86,8 @@ export function criClient(socket: string) {
     status: () => call<{ status: { conditions: Array<{ type: string; status: boolean; reason: string; message: string }> } }>('Status', { verbose: false }),
     runPodSandbox: (config: PodSandboxConfig, deadlineMs?: number) => call<{ pod_sandbox_id: string }>('RunPodSandbox', { config, runtime_handler: '' }, deadlineMs),
     podSandboxStatus: (id: string) => call<{ status: SandboxStatus; info: Record<string, string> }>('PodSandboxStatus', { pod_sandbox_id: id, verbose: true }),
-    stopPodSandbox: (id: string) => call<object>('StopPodSandbox', { pod_sandbox_id: id }),
-    removePodSandbox: (id: string) => call<object>('RemovePodSandbox', { pod_sandbox_id: id }),
+    stopPodSandbox: (id: string, deadlineMs?: number) => call<object>('StopPodSandbox', { pod_sandbox_id: id }, deadlineMs),
+    removePodSandbox: (id: string, deadlineMs?: number) => call<object>('RemovePodSandbox', { pod_sandbox_id: id }, deadlineMs),
     listPodSandbox: () => call<{ items: Array<{ id: string; metadata: { name: string }; state: string }> }>('ListPodSandbox', {}),
     createContainer: (podSandboxId: string, config: ContainerConfig, sandboxConfig: PodSandboxConfig) =>
       call<{ container_id: string }>('CreateContainer', { pod_sandbox_id: podSandboxId, config, sandbox_config: sandboxConfig }),
