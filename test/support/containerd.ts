@@ -120,14 +120,7 @@ export async function startContainerd(opts: { plugins: Record<string, string>; c
   const writeConflist = (file: string, doc: unknown) => writeFileSync(join(dir, 'cni', 'conf', file), JSON.stringify(doc, null, 2));
 
   const stop = async (): Promise<void> => {
-    const failures: string[] = [];
-    const attempt = async (what: string, work: () => Promise<unknown> | unknown) => {
-      try {
-        await work();
-      } catch (err) {
-        failures.push(`${what}: ${(err as Error).message}`);
-      }
-    };
+    const { attempt, failures } = collector();
     // Through CRI first, so that the plugins see their DELs as they would from the kubelet.
     const ids = new Set<string>();
     if (cri) {
@@ -195,14 +188,7 @@ function netnsDir(dir: string): string {
  * there before, and `dir`. Returns what could not be removed.
  */
 async function cleanUpAfter(dir: string, cgroupParent: string, known: { ids: Set<string>; shimSocketsBefore: Set<string>; before: Set<string> }): Promise<string[]> {
-  const failures: string[] = [];
-  const attempt = async (what: string, work: () => Promise<unknown> | unknown) => {
-    try {
-      await work();
-    } catch (err) {
-      failures.push(`${what}: ${(err as Error).message}`);
-    }
-  };
+  const { attempt, failures } = collector();
   const socket = join(dir, 'containerd.sock');
   // Shims outlive containerd; they name its socket on their command line, with the sandbox id.
   for (const pid of pidsWith(`-address ${socket}`)) {
@@ -244,6 +230,19 @@ async function sweepAbandoned(): Promise<void> {
     if (pid && cmdline(pid).startsWith('containerd')) process.kill(pid, 'SIGKILL');
     await cleanUpAfter(dir, `/${PREFIX}${name.slice(PREFIX.length)}`, { ids: new Set(), shimSocketsBefore: new Set(safeList(SHIM_SOCKETS)), before: new Set(HARD_CODED) });
   }
+}
+
+/** Teardown goes on past a failure: each step is attempted, and what failed is collected. */
+function collector() {
+  const failures: string[] = [];
+  const attempt = async (what: string, work: () => Promise<unknown> | unknown) => {
+    try {
+      await work();
+    } catch (err) {
+      failures.push(`${what}: ${(err as Error).message}`);
+    }
+  };
+  return { attempt, failures };
 }
 
 function readOr(path: string, fallback: string): string {
