@@ -1,7 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import type { Config } from '../cni/config.js';
 import { CniError, Code } from '../cni/errors.js';
+import { FileTooLarge, NotRegularFile, readRegularFile } from './files.js';
 import { parsePciAddress } from './pci.js';
+
+// device-info-spec files are a few hundred bytes.
+const MAX_DEVICE_INFO = 64 * 1024;
 
 export interface DeviceId {
   pci: string;
@@ -47,15 +50,20 @@ export async function requireDeviceId(sources: Config['deviceIdSources']): Promi
 async function readDeviceInfo(path: string): Promise<string | undefined> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    return undefined;
+    text = await readRegularFile(path, MAX_DEVICE_INFO);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const why = err instanceof NotRegularFile || err instanceof FileTooLarge ? err.message : `${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`;
+    throw new CniError(Code.IOFailure, `device-info file ${path} cannot be read`, `${why}; the device plugin writes it as a small JSON file`);
   }
   try {
     const doc = JSON.parse(text) as { pci?: { 'pci-address'?: unknown } };
     const addr = doc.pci?.['pci-address'];
     return typeof addr === 'string' && addr ? addr : undefined;
-  } catch {
-    throw new CniError(Code.IOFailure, `device-info file ${path} is not valid JSON`, text.slice(0, 200));
+  } catch (err) {
+    // Where it broke, not what it says: V8's message quotes the text, and any root-readable
+    // file's bytes would reach `kubectl describe pod`.
+    const at = /at position (\d+)/.exec((err as Error).message)?.[1];
+    throw new CniError(Code.IOFailure, `device-info file ${path} is not valid JSON`, `${at ? `broken at position ${at}` : 'broken'}; the device plugin writes it as {"type":"pci","pci":{"pci-address":"<VF>"}}`);
   }
 }

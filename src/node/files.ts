@@ -1,0 +1,69 @@
+/**
+ * The plugin's own small files (records, locks, device-info), read and made so that an odd
+ * file left at their path cannot hang, redirect or flood it: reads never block on a FIFO,
+ * never follow a symlink at the last component and stop at a size; creates are exclusive.
+ */
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+
+const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
+
+/** Something other than a regular file is at the path (a FIFO, a directory, a socket, a symlink). */
+export class NotRegularFile extends Error {
+  constructor(readonly path: string, readonly kind: string) {
+    super(`${path} is ${kind}, not a regular file`);
+  }
+}
+
+/** A regular file larger than the caller's limit. */
+export class FileTooLarge extends Error {
+  constructor(readonly path: string, readonly limit: number) {
+    super(`${path} is larger than ${limit} bytes`);
+  }
+}
+
+/** The text of a regular file of at most `maxBytes`; ENOENT and other errors reject as fs does. */
+export async function readRegularFile(path: string, maxBytes: number): Promise<string> {
+  let file;
+  try {
+    file = await open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw new NotRegularFile(path, 'a symlink');
+    if (code === 'ENXIO') throw new NotRegularFile(path, 'a socket');
+    throw err;
+  }
+  try {
+    const stat = await file.stat();
+    if (!stat.isFile()) throw new NotRegularFile(path, kindOf(stat));
+    // Not stat's size, which procfs reports as 0: read until EOF or one byte past the limit.
+    const buffer = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) return buffer.subarray(0, length).toString('utf8');
+      length += bytesRead;
+      if (length > maxBytes) throw new FileTooLarge(path, maxBytes);
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+/** Writes a new file: fails (EEXIST) when anything, a planted symlink included, is at the path. */
+export async function createExclusive(path: string, data: string, mode: number): Promise<void> {
+  const file = await open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
+  try {
+    await file.writeFile(data);
+  } finally {
+    await file.close();
+  }
+}
+
+function kindOf(stat: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+  return stat.isDirectory() ? 'a directory'
+    : stat.isFIFO() ? 'a FIFO'
+    : stat.isSocket() ? 'a socket'
+    : stat.isCharacterDevice() || stat.isBlockDevice() ? 'a device'
+    : 'not a regular file';
+}
