@@ -7,7 +7,7 @@ import { isPciAddress } from '../node/pci.js';
 import { findUplink } from '../node/uplink.js';
 import { resolveVf } from '../node/vf.js';
 import type { Context } from './context.js';
-import { lockVf, type Lock } from './lock.js';
+import { LockIoError, lockVf, type Lock } from './lock.js';
 import { daemonNamesProblem, delRequest } from './request.js';
 import { describeKey, sameAttachment, type Attachment, type AttachmentKey } from './state.js';
 
@@ -37,7 +37,7 @@ export async function cmdDel(ctx: Context): Promise<void> {
     ctx.log.info('detached (no VF)');
     return;
   }
-  const lock: Lock | undefined = pci ? await lockVf(ctx.state.lockDir, pci, ctx.conf.lockTimeoutMs) : undefined;
+  const lock: Lock | undefined = pci ? await lockForDel(ctx, pci) : undefined;
   try {
     // A record that cannot be read (a crash, a newer release's) must not make DEL fail forever.
     let unreadable = false;
@@ -63,10 +63,33 @@ export async function cmdDel(ctx: Context): Promise<void> {
     // then only a record, ours or the VF's new holder's, says there is a port of ours to clean.
     else if (mine || (!held && !daemonDone && ctx.env.netns !== '') || (other && ctx.env.netns === '')) await cleanUpAfterPod(ctx, mine);
     if (other && ctx.conf.mode === 'guard' && alive) await restoreHolderMac(ctx, other);
-    if (mine || (unreadable && pci)) await ctx.state.remove(mine?.deviceID ?? pci!);
+    if (mine || (unreadable && pci)) await forget(ctx, mine?.deviceID ?? pci!);
     ctx.log.info('detached');
   } finally {
     await lock?.release();
+  }
+}
+
+/**
+ * The VF's lock; on a disk that cannot hold it (read-only, full) or with an odd file at its
+ * path, DEL goes on without it rather than leave the pod undeletable: the log says so.
+ */
+async function lockForDel(ctx: Context, pci: string): Promise<Lock | undefined> {
+  try {
+    return await lockVf(ctx.state.lockDir, pci, ctx.conf.lockTimeoutMs);
+  } catch (err) {
+    if (!(err instanceof LockIoError)) throw err;
+    ctx.log.warn(`deleting without the VF's lock: ${err.message} (${err.details})`);
+    return undefined;
+  }
+}
+
+/** Removes the record; one that cannot be removed (a read-only or broken state_dir) is logged, not fatal. */
+async function forget(ctx: Context, pci: string): Promise<void> {
+  try {
+    await ctx.state.remove(pci);
+  } catch (err) {
+    ctx.log.warn(`record of VF ${pci} not removed, the next ADD on it checks its holder again: ${(err as Error).message}`);
   }
 }
 

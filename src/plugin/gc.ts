@@ -15,7 +15,8 @@ export async function cmdGc(ctx: Context): Promise<void> {
     return;
   }
   const listed = new Set(valid.map((a) => `${a.containerId}/${a.ifname}`));
-  const { attachments, unreadable } = await ctx.state.all();
+  const { attachments, unreadable, skipped } = await ctx.state.all();
+  for (const why of skipped) ctx.log.warn(`skipped: ${why}`);
   const failures = unreadable.map((u) => `${u.pci}: ${u.error.message}`);
   const stale = attachments.filter((a) => a.network === ctx.conf.name && !listed.has(`${a.containerId}/${a.ifname}`));
   for (const a of stale) {

@@ -1,9 +1,13 @@
-import { mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { CniError, Code } from '../cni/errors.js';
 import { ResultSchema } from '../cni/result.js';
+import { createExclusive, FileTooLarge, NotRegularFile, readRegularFile } from '../node/files.js';
 import { isPciAddress } from '../node/pci.js';
+
+// A record is about 1.5 KiB; one far larger was not written by the plugin.
+const MAX_RECORD = 256 * 1024;
 
 /**
  * What ADD resolved, kept per VF in <state_dir>/vf/<pci>.json until a successful DEL, so DEL
@@ -64,9 +68,10 @@ export class StateStore {
   async get(pci: string): Promise<Attachment | undefined> {
     let text: string;
     try {
-      text = await readFile(this.file(pci), 'utf8');
+      text = await readRegularFile(this.file(pci), MAX_RECORD);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if (err instanceof NotRegularFile || err instanceof FileTooLarge) throw new OddStateFile(Code.IOFailure, `state file ${err.message}`, `the plugin did not make it; remove it once the VF is known to be free: rm -r ${this.file(pci)}`);
       throw stateError(this.file(pci), err);
     }
     const parsed = Attachment.safeParse(safeJson(text));
@@ -76,13 +81,16 @@ export class StateStore {
 
   /** Written to a temp file and renamed into place: a reader sees the old or the new, never half. */
   async put(a: Attachment): Promise<void> {
-    const tmp = `${this.file(a.deviceID)}.tmp.${process.pid}`;
+    // Exclusive and not following links: a file planted at a guessable name gets nothing.
+    const tmp = `${this.file(a.deviceID)}.tmp.${process.pid}.${Math.random().toString(36).slice(2)}`;
+    let created = false;
     try {
       await mkdir(this.vfDir, { recursive: true, mode: 0o700 });
-      await writeFile(tmp, JSON.stringify(a, null, 1) + '\n', { mode: 0o600 });
+      created = true; // from here on a failure may leave our temp file (a full disk takes the name, not the bytes)
+      await createExclusive(tmp, JSON.stringify(a, null, 1) + '\n', 0o600);
       await rename(tmp, this.file(a.deviceID));
     } catch (err) {
-      await unlink(tmp).catch(() => undefined);
+      if (created && (err as NodeJS.ErrnoException).code !== 'EEXIST') await unlink(tmp).catch(() => undefined);
       throw stateError(this.file(a.deviceID), err);
     }
   }
@@ -95,8 +103,8 @@ export class StateStore {
     }
   }
 
-  /** Every attachment on record, with the files that could not be read. */
-  async all(): Promise<{ attachments: Attachment[]; unreadable: Array<{ pci: string; error: CniError }> }> {
+  /** Every attachment on record, with the files that could not be read and the odd ones (FIFOs, folders) skipped. */
+  async all(): Promise<{ attachments: Attachment[]; unreadable: Array<{ pci: string; error: CniError }>; skipped: string[] }> {
     let names: string[] = [];
     try {
       names = await readdir(this.vfDir);
@@ -105,6 +113,7 @@ export class StateStore {
     }
     const attachments: Attachment[] = [];
     const unreadable: Array<{ pci: string; error: CniError }> = [];
+    const skipped: string[] = [];
     for (const name of names) {
       const pci = name.slice(0, -'.json'.length);
       if (!name.endsWith('.json') || !isPciAddress(pci)) continue;
@@ -112,10 +121,11 @@ export class StateStore {
         const a = await this.get(pci);
         if (a) attachments.push(a);
       } catch (err) {
-        unreadable.push({ pci, error: err as CniError });
+        if (err instanceof OddStateFile) skipped.push(err.message);
+        else unreadable.push({ pci, error: err as CniError });
       }
     }
-    return { attachments, unreadable };
+    return { attachments, unreadable, skipped };
   }
 
   /** The attachment of this container and ifname, when its deviceID is not known. */
@@ -123,6 +133,9 @@ export class StateStore {
     return (await this.all()).attachments.find((a) => sameAttachment(a, key));
   }
 }
+
+/** Something the plugin never writes (a FIFO, a folder, a huge file) at a record's path. */
+export class OddStateFile extends CniError {}
 
 function safeJson(text: string): unknown {
   try {
