@@ -1,6 +1,9 @@
 import * as z from 'zod/mini';
 import { en } from 'zod/locales';
+import { resolve } from 'node:path';
 import { CniError, Code } from './errors.js';
+import { tooDeep } from './preview.js';
+import { confinePath, extraRoots, pathProblem, type PathKey } from './paths.js';
 
 // zod/mini loads no locale: without English, zod's own messages ("Invalid input: expected
 // number, received string") would all read "Invalid input". The setting is global, so it
@@ -58,6 +61,7 @@ const NetConf = z.looseObject({
   daemon_timeout_s: z.optional(z.number().check(z.positive(), z.maximum(MAX_TIMEOUT_S))),
   tool_timeout_s: z.optional(z.number().check(z.positive(), z.maximum(MAX_TIMEOUT_S))),
   lock_timeout_s: z.optional(z.number().check(z.positive(), z.maximum(MAX_TIMEOUT_S))),
+  invocation_timeout_s: z.optional(z.number().check(z.positive(), z.maximum(MAX_TIMEOUT_S))),
   log_file: z.optional(z.string()),
   log_level: z.optional(LogLevel),
   state_dir: z.optional(z.string()),
@@ -90,6 +94,8 @@ export interface Config {
   daemonTimeoutMs: number;
   toolTimeoutMs: number;
   lockTimeoutMs: number;
+  /** The whole invocation's deadline, from the process's start. */
+  invocationTimeoutMs: number;
   logFile: string;
   logLevel: LogLevel;
   stateDir: string;
@@ -110,6 +116,8 @@ export const DEFAULTS = {
   daemonTimeoutS: 200,
   toolTimeoutS: 10,
   lockTimeoutS: 60,
+  // What is left of the kubelet's 240 s once the runtime has started us: one answer, always.
+  invocationTimeoutS: 230,
   stateDir: '/var/lib/cni/kube-ovn-offload',
 } as const;
 
@@ -121,7 +129,39 @@ export function parseJson(stdin: string): unknown {
   }
 }
 
+/**
+ * The config's paths, confined (src/cni/paths.ts): outside its roots a path is code 7, except
+ * on DEL, which must converge whatever the NAD says now: it uses the default and notes why.
+ * KUBE_OVN_OFFLOAD_STATE_DIR comes from the runtime's environment and is not confined.
+ */
+function pathsOf(c: z.infer<typeof NetConf>, env: NodeJS.ProcessEnv, notes: string[]): { logFile: string; stateDir: string; deviceInfoFile?: string } {
+  const extra = extraRoots(env);
+  const lenient = env.CNI_COMMAND === 'DEL';
+  const confined = (key: PathKey, value: string | undefined, fallback: string, fallbackSays: string): string => {
+    if (!value) return fallback;
+    if (!lenient) return confinePath(key, value, extra);
+    const problem = pathProblem(key, value, extra);
+    if (!problem) return resolve(value);
+    notes.push(`${problem}: DEL goes on with ${fallbackSays}`);
+    return fallback;
+  };
+  return {
+    logFile: confined('log_file', c.log_file, '', 'stderr'),
+    stateDir: env.KUBE_OVN_OFFLOAD_STATE_DIR || confined('state_dir', c.state_dir, DEFAULTS.stateDir, `the default ${DEFAULTS.stateDir}`),
+    deviceInfoFile: confined('runtimeConfig.CNIDeviceInfoFile', c.runtimeConfig?.CNIDeviceInfoFile, '', 'no device-info file') || undefined,
+  };
+}
+
+// Real configurations nest under 10 levels (a prevResult's routes are 4 deep). Deeper ones are
+// refused before anything recurses into them: a 5000-deep prevResult would overflow the stack.
+const MAX_DEPTH = 64;
+
 export function parseConfig(doc: unknown, env: NodeJS.ProcessEnv): Config {
+  const deep = tooDeep(doc, MAX_DEPTH);
+  if (deep) {
+    const where = deep.slice(0, 4).join('.') + (deep.length > 4 ? '.…' : '');
+    throw new CniError(Code.InvalidConfig, `invalid network configuration: ${where} nests deeper than ${MAX_DEPTH} levels`, 'a CNI configuration or prevResult is a few levels deep; this one was not written by a runtime');
+  }
   const parsed = NetConf.safeParse(doc);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -129,6 +169,8 @@ export function parseConfig(doc: unknown, env: NodeJS.ProcessEnv): Config {
     throw new CniError(Code.InvalidConfig, `invalid network configuration: ${where}: ${issue.message}`, z.prettifyError(parsed.error));
   }
   const c = parsed.data;
+  const notes: string[] = [];
+  const paths = pathsOf(c, env, notes);
   // kube-ovn's remap: when an ipam section names the daemon, its keys win (pkg/netconf).
   const ipam = c.ipam;
   const mode = c.mode ?? 'guard';
@@ -157,19 +199,23 @@ export function parseConfig(doc: unknown, env: NodeJS.ProcessEnv): Config {
     daemonTimeoutMs: (c.daemon_timeout_s ?? DEFAULTS.daemonTimeoutS) * 1000,
     toolTimeoutMs: (c.tool_timeout_s ?? DEFAULTS.toolTimeoutS) * 1000,
     lockTimeoutMs: (c.lock_timeout_s ?? DEFAULTS.lockTimeoutS) * 1000,
-    logFile: c.log_file ?? '',
+    invocationTimeoutMs: (c.invocation_timeout_s ?? DEFAULTS.invocationTimeoutS) * 1000,
+    logFile: paths.logFile,
     logLevel: c.log_level ?? 'info',
-    stateDir: env.KUBE_OVN_OFFLOAD_STATE_DIR || c.state_dir || DEFAULTS.stateDir,
+    stateDir: paths.stateDir,
     deviceIdSources: {
       runtimeConfig: c.runtimeConfig?.deviceID,
       deviceID: c.deviceID,
       pciBusID: c.pciBusID,
-      deviceInfoFile: c.runtimeConfig?.CNIDeviceInfoFile,
+      deviceInfoFile: paths.deviceInfoFile,
     },
     prevResult: c.prevResult,
     validAttachments: (c['cni.dev/valid-attachments'] ?? c['cni.dev/attachments'])?.map((a) => ({ containerId: a.containerID, ifname: a.ifname })),
-    notes: Object.keys(c.offload ?? {})
-      .filter((k) => !['require_vf', 'enforce', 'allow_bond', 'check_ovs'].includes(k))
-      .map((k) => `unknown key offload.${k} ignored (a newer release's?)`),
+    notes: [
+      ...notes,
+      ...Object.keys(c.offload ?? {})
+        .filter((k) => !['require_vf', 'enforce', 'allow_bond', 'check_ovs'].includes(k))
+        .map((k) => `unknown key offload.${k} ignored (a newer release's?)`),
+    ],
   };
 }

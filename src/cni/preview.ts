@@ -20,10 +20,11 @@ export function preview(value: unknown, maxLen = 200, maxDepth = 3): string {
     if (depth >= maxDepth) return put(isArray ? '[…]' : '{…}');
     if (!put(isArray ? '[' : '{')) return false;
     let first = true;
-    for (const [k, item] of isArray ? (v as unknown[]).entries() : Object.entries(v as object)) {
+    const entries: Iterable<[number | string, unknown]> = isArray ? (v as unknown[]).entries() : Object.entries(v as object);
+    for (const [k, item] of entries) {
       if (!first && !put(',')) return false;
       first = false;
-      if (!isArray && !put(`${JSON.stringify(k.length > maxLen ? k.slice(0, maxLen) : k)}:`)) return false;
+      if (typeof k === 'string' && !put(`${JSON.stringify(k.slice(0, maxLen))}:`)) return false;
       if (!walk(item, depth + 1)) return false;
     }
     return put(isArray ? ']' : '}');
@@ -31,4 +32,21 @@ export function preview(value: unknown, maxLen = 200, maxDepth = 3): string {
   const whole = walk(value, 0);
   const text = out.join('');
   return whole && text.length <= maxLen ? text : `${text.slice(0, maxLen)}…`;
+}
+
+/**
+ * The path to the first value nested deeper than `maxDepth` levels, or undefined when none
+ * is. Iterative, so that it answers for any depth JSON.parse accepts; code that recurses
+ * (JSON.stringify, schema checks) is safe after it.
+ */
+export function tooDeep(value: unknown, maxDepth: number): Array<string | number> | undefined {
+  const stack: Array<{ v: unknown; path: Array<string | number> }> = [{ v: value, path: [] }];
+  while (stack.length > 0) {
+    const { v, path } = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (path.length >= maxDepth) return path;
+    const entries: Iterable<[number | string, unknown]> = Array.isArray(v) ? v.entries() : Object.entries(v as object);
+    for (const [k, item] of entries) if (item !== null && typeof item === 'object') stack.push({ v: item, path: [...path, k] });
+  }
+  return undefined;
 }

@@ -1,5 +1,6 @@
 import { podIdentity } from '../cni/env.js';
 import { CniError, Code } from '../cni/errors.js';
+import { preview } from '../cni/preview.js';
 import { mergeResults, parsePrevResult, type Result } from '../cni/result.js';
 import { representorHostName } from '../kubeovn/naming.js';
 import { DaemonAnswerError, daemonMayHaveActed } from '../kubeovn/client.js';
@@ -142,7 +143,7 @@ async function rollback(ctx: Context, pod: Pod, pci: string, why: string): Promi
 function prevResultOf(ctx: Context): Result | undefined {
   if (ctx.conf.prevResult === undefined) return undefined;
   const prev = parsePrevResult(ctx.conf.prevResult);
-  if (!prev) throw new CniError(Code.InvalidConfig, 'prevResult is not a CNI result', JSON.stringify(ctx.conf.prevResult).slice(0, 300));
+  if (!prev) throw new CniError(Code.InvalidConfig, 'prevResult is not a CNI result', preview(ctx.conf.prevResult, 300));
   return prev;
 }
 

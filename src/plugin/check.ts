@@ -1,5 +1,6 @@
 import { CniError, Code } from '../cni/errors.js';
 import { parsePrevResult } from '../cni/result.js';
+import { preview } from '../cni/preview.js';
 import { findDeviceId } from '../node/device-id.js';
 import { linkInNetns } from '../node/netns.js';
 import type { Context } from './context.js';
@@ -40,7 +41,7 @@ export async function cmdCheck(ctx: Context): Promise<void> {
   }
   const { ifname, netns } = ctx.env;
   const want = prev.interfaces?.findIndex((i) => i.name === ifname && i.sandbox === netns) ?? -1;
-  if (want < 0) throw new CniError(Code.PodInterface, `prevResult has no interface ${ifname} in ${netns}`, JSON.stringify(prev.interfaces ?? []));
+  if (want < 0) throw new CniError(Code.PodInterface, `prevResult has no interface ${ifname} in ${netns}`, preview(prev.interfaces ?? [], 300));
   const link = await linkInNetns(ctx.node.run, netns, ifname);
   if (!link) throw new CniError(Code.PodInterface, `interface ${ifname} is gone from the pod netns ${netns}`, `VF ${pci}; the pod needs to be recreated`);
   const iface = prev.interfaces![want]!;

@@ -403,7 +403,7 @@ describe('fuzz: bad input to the built plugin', () => {
       const stateDir = join(sandbox.path, 'state');
       mkdirSync(cwd);
       const trace = join(sandbox.path, 't');
-      const conf = w.conf({ log_file: 'outside.log', ovsdb_socket: join(w.node.root, 'db.sock'), tool_timeout_s: 2, daemon_timeout_s: 2 });
+      const conf = w.conf({ log_file: join(cwd, 'outside.log'), ovsdb_socket: join(w.node.root, 'db.sock'), tool_timeout_s: 2, daemon_timeout_s: 2 });
       const env = { ...w.node.env(), KUBE_OVN_OFFLOAD_STATE_DIR: stateDir, ...VALID_ENV, CNI_COMMAND: 'ADD' };
       const out = await runRaw({ stdin: Buffer.from(JSON.stringify(conf)), env, cwd, trace });
       expect(out.exitCode, out.stdout + out.stderr).toBe(0);

@@ -20,7 +20,7 @@ describe.skipIf(!built)('the single executable', () => {
     const w = world();
     const empty = join(w.node.root, 'empty-bin');
     mkdirSync(empty);
-    const env = { PATH: empty, KUBE_OVN_OFFLOAD_SYSFS_ROOT: w.node.root, KUBE_OVN_OFFLOAD_STATE_DIR: w.stateDir };
+    const env = { ...w.node.env(), PATH: empty, KUBE_OVN_OFFLOAD_STATE_DIR: w.stateDir };
     const version = await invoke({ command: 'VERSION', conf: '{"cniVersion":"1.0.0"}', env, bin: SEA_BIN });
     expect(version.json).toEqual({ cniVersion: '1.0.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
 

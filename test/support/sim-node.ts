@@ -153,8 +153,9 @@ export class SimNode {
   }
 
   /** The environment the plugin runs in on this node. */
+  /** The node's environment; config-named paths (log_file, device-info files) may be under the temp folder. */
   env(): Record<string, string> {
-    return { PATH: this.path, KUBE_OVN_OFFLOAD_SYSFS_ROOT: this.root };
+    return { PATH: this.path, KUBE_OVN_OFFLOAD_SYSFS_ROOT: this.root, KUBE_OVN_OFFLOAD_PATH_ROOTS: tmpdir() };
   }
 
   get stateFile(): string {

@@ -21,6 +21,7 @@ describe('parseConfig', () => {
       daemonTimeoutMs: 200_000,
       toolTimeoutMs: 10_000,
       lockTimeoutMs: 60_000,
+      invocationTimeoutMs: 230_000,
       logFile: '',
       logLevel: 'info',
       stateDir: '/var/lib/cni/kube-ovn-offload',
@@ -54,7 +55,7 @@ describe('parseConfig', () => {
       tool_timeout_s: 2.5,
       log_file: '/var/log/kube-ovn-offload.log',
       log_level: 'debug',
-      state_dir: '/tmp/state',
+      state_dir: '/run/kube-ovn-offload',
     }, {});
     expect(conf).toMatchObject({
       serverSocket: '/run/kube-ovn/daemon.sock',
@@ -69,18 +70,75 @@ describe('parseConfig', () => {
       toolTimeoutMs: 2_500,
       logFile: '/var/log/kube-ovn-offload.log',
       logLevel: 'debug',
-      stateDir: '/tmp/state',
+      stateDir: '/run/kube-ovn-offload',
     });
   });
 
   it.each([
     [{}, {}, '/var/lib/cni/kube-ovn-offload', 'the default'],
-    [{ state_dir: '/conf/state' }, {}, '/conf/state', 'the config'],
-    [{ state_dir: '/conf/state' }, { KUBE_OVN_OFFLOAD_STATE_DIR: '/env/state' }, '/env/state', 'the environment over the config'],
+    [{ state_dir: '/var/lib/cni/conf' }, {}, '/var/lib/cni/conf', 'the config'],
+    [{ state_dir: '/var/lib/cni/conf' }, { KUBE_OVN_OFFLOAD_STATE_DIR: '/env/state' }, '/env/state', 'the environment over the config'],
     [{}, { KUBE_OVN_OFFLOAD_STATE_DIR: '/env/state' }, '/env/state', 'the environment over the default'],
-    [{ state_dir: '/conf/state' }, { KUBE_OVN_OFFLOAD_STATE_DIR: '' }, '/conf/state', 'an empty variable does not override'],
+    [{ state_dir: '/var/lib/cni/conf' }, { KUBE_OVN_OFFLOAD_STATE_DIR: '' }, '/var/lib/cni/conf', 'an empty variable does not override'],
+    [{ state_dir: '/var/run/kovo/../kovo2' }, {}, '/var/run/kovo2', 'the config, normalised'],
   ])('state_dir %j with env %j is %s (%s)', (keys, env, want, _why) => {
     expect(parseConfig({ ...MINIMAL, ...keys }, env).stateDir).toBe(want);
+  });
+
+  describe('confines the paths a NAD names (a tenant may write one)', () => {
+    it.each([
+      ['log_file', '/etc/cron.d/evil', '/var/log/'],
+      ['log_file', '/var/log/../../etc/shadow', '/var/log/'],
+      ['log_file', 'relative.log', '/var/log/'],
+      ['log_file', '/var/log/', '/var/log/'],
+      ['log_file', '/var/logs/x.log', '/var/log/'],
+      ['log_file', '/dev/stdout', '/var/log/'],
+      ['log_file', '/var/log/x\u0000.log', '/var/log/'],
+      ['state_dir', '/etc', '/var/lib/cni/ or /run/ or /var/run/'],
+      ['state_dir', '/run', '/var/lib/cni/ or /run/ or /var/run/'],
+      ['state_dir', '/var/lib/cni/../kubelet', '/var/lib/cni/ or /run/ or /var/run/'],
+      ['runtimeConfig.CNIDeviceInfoFile', '/etc/shadow', '/var/run/k8s.cni.cncf.io/devinfo/ or /run/k8s.cni.cncf.io/devinfo/'],
+      ['runtimeConfig.CNIDeviceInfoFile', '/var/run/k8s.cni.cncf.io/devinfo/../../../../etc/shadow', '/var/run/k8s.cni.cncf.io/devinfo/ or /run/k8s.cni.cncf.io/devinfo/'],
+    ])('%s %j is 7, naming the allowed roots', (key, raw, roots) => {
+      const value = raw;
+      const conf = key === 'runtimeConfig.CNIDeviceInfoFile' ? { ...MINIMAL, runtimeConfig: { CNIDeviceInfoFile: value } } : { ...MINIMAL, [key]: value };
+      const e = thrown(() => parseConfig(conf, { CNI_COMMAND: 'ADD' }));
+      expect(e.code).toBe(7);
+      expect(e.message).toContain(`${key} ${JSON.stringify(value)}`);
+      expect(e.message).toContain(`under ${roots}`);
+    });
+
+    it('accepts the paths the deployment uses', () => {
+      const conf = parseConfig({
+        ...MINIMAL,
+        log_file: '/var/log/kube-ovn/kube-ovn-offload.log',
+        state_dir: '/var/lib/cni/kube-ovn-offload',
+        runtimeConfig: { CNIDeviceInfoFile: '/var/run/k8s.cni.cncf.io/devinfo/dp/mellanox.com-cx5-0000:42:00.2-device.json' },
+      }, { CNI_COMMAND: 'ADD' });
+      expect(conf).toMatchObject({
+        logFile: '/var/log/kube-ovn/kube-ovn-offload.log',
+        stateDir: '/var/lib/cni/kube-ovn-offload',
+        deviceIdSources: { deviceInfoFile: '/var/run/k8s.cni.cncf.io/devinfo/dp/mellanox.com-cx5-0000:42:00.2-device.json' },
+      });
+    });
+
+    it('widens only through KUBE_OVN_OFFLOAD_PATH_ROOTS, which the runtime sets', () => {
+      const conf = { ...MINIMAL, log_file: '/srv/test/plugin.log', state_dir: '/srv/test/state' };
+      expect(thrown(() => parseConfig(conf, { CNI_COMMAND: 'ADD' })).code).toBe(7);
+      expect(parseConfig(conf, { CNI_COMMAND: 'ADD', KUBE_OVN_OFFLOAD_PATH_ROOTS: '/nowhere:/srv/test' })).toMatchObject({ logFile: '/srv/test/plugin.log', stateDir: '/srv/test/state' });
+      // A relative root is no root: "." would otherwise admit whatever the cwd is.
+      expect(thrown(() => parseConfig({ ...MINIMAL, log_file: '/srv/x.log' }, { CNI_COMMAND: 'ADD', KUBE_OVN_OFFLOAD_PATH_ROOTS: 'srv:.' })).code).toBe(7);
+    });
+
+    it('lets DEL go on with the defaults, and says why', () => {
+      const conf = parseConfig({ ...MINIMAL, log_file: '/etc/x', state_dir: '/etc', runtimeConfig: { CNIDeviceInfoFile: '/etc/shadow' } }, { CNI_COMMAND: 'DEL' });
+      expect(conf).toMatchObject({ logFile: '', stateDir: '/var/lib/cni/kube-ovn-offload', deviceIdSources: { deviceInfoFile: undefined } });
+      expect(conf.notes).toEqual([
+        expect.stringMatching(/^log_file "\/etc\/x" is outside .*: DEL goes on with stderr$/),
+        expect.stringMatching(/^state_dir "\/etc" is outside .*: DEL goes on with the default \/var\/lib\/cni\/kube-ovn-offload$/),
+        expect.stringMatching(/^runtimeConfig.CNIDeviceInfoFile "\/etc\/shadow" is outside .*: DEL goes on with no device-info file$/),
+      ]);
+    });
   });
 
   const TOP = { server_socket: '/top.sock', provider: 'top.ovn', routes: [{ dst: '192.168.0.0/16' }] };
