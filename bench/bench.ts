@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { SimNode, connectx5 } from '../test/support/sim-node.js';
 import { startOvsdb } from '../test/support/ovsdb-server.js';
 import { shellTools } from './shell-tools.js';
+import { holdNetns } from '../test/support/netns-holder.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BUNDLE = join(ROOT, 'bin/kube-ovn-offload');
@@ -57,12 +58,14 @@ async function main(): Promise<void> {
   mkdirSync(run, { recursive: true });
   const ovs = await startOvsdb(run);
   await ovs.vsctl('set', 'Open_vSwitch', '.', 'other_config:hw-offload=true');
+  const podNetns = holdNetns();
   try {
     const env = { ...(await shellTools(node, work, { nsenter: true, path: 'system' })), KUBE_OVN_OFFLOAD_STATE_DIR: join(work, 'state') };
     const conf = (deviceID: string) => JSON.stringify({ cniVersion: '1.0.0', name: 'kube-ovn', type: 'kube-ovn-offload', ovsdb_socket: ovs.socket, deviceID, log_level: 'error' });
-    // A live netns (this process's own), as a pod's is while it is being deleted.
+    // A live netns of its own, as a pod's is while it is being deleted (the plugin refuses its own).
+    await podNetns.ready;
     const cni = (command: string, cid: string) => ({
-      ...env, CNI_COMMAND: command, CNI_CONTAINERID: cid, CNI_NETNS: `/proc/${process.pid}/ns/net`, CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin',
+      ...env, CNI_COMMAND: command, CNI_CONTAINERID: cid, CNI_NETNS: podNetns.path, CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin',
       CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=${cid}`,
     });
     const vf0 = node.pf().vfs[0]!.pci;
@@ -142,6 +145,7 @@ async function main(): Promise<void> {
     if (!process.env.BENCH_NO_WRITE) writeFileSync(join(ROOT, 'bench/results.md'), report);
     if (failed.length > 0) process.exitCode = 1;
   } finally {
+    await podNetns.destroy();
     await ovs.stop();
     node.remove();
     rmSync(work, { recursive: true, force: true });

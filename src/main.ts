@@ -1,12 +1,7 @@
 // The entry point: CNI plugin or operator CLI. Each path loads only its own modules
 // (dynamic imports become separate chunks), since every pod pays this start-up.
 
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) return '';
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
+import { readStdin } from './cni/stdin.js';
 
 async function main(): Promise<number> {
   const command = process.env.CNI_COMMAND;
@@ -20,15 +15,18 @@ async function main(): Promise<number> {
       isTTY: Boolean(process.stdout.isTTY),
     });
   }
-  const stdin = await readStdin();
+  const stdin = await readStdin(process.stdin);
   if (command === 'VERSION') {
     // Needs nothing but the version table: no schema, no node tools.
     const { stdinVersion, versionResult } = await import('./cni/version.js');
-    process.stdout.write(JSON.stringify(versionResult(stdinVersion(stdin))) + '\n');
+    process.stdout.write(JSON.stringify(versionResult(stdinVersion(stdin.text))) + '\n');
     return 0;
   }
   const { runPlugin } = await import('./plugin/run.js');
-  return runPlugin({ env: process.env, stdin, stdout: (s) => process.stdout.write(s) });
+  const code = await runPlugin({ env: process.env, stdin, stdout: (s) => process.stdout.write(s) });
+  // The answer is out (stdout to a pipe or file is written synchronously on Linux): whatever
+  // an invocation that hit its deadline still waits on must not keep the runtime waiting.
+  process.exit(code);
 }
 
 main().then(

@@ -1,4 +1,4 @@
-import { statfs } from 'node:fs/promises';
+import { stat, statfs } from 'node:fs/promises';
 import * as z from 'zod/mini';
 import { CniError, Code } from '../cni/errors.js';
 import { garbage, parseToolJson, type RunTool } from './tools.js';
@@ -15,6 +15,21 @@ export async function netnsAlive(path: string): Promise<boolean> {
   if (!path) return false;
   try {
     return (await statfs(path)).type === NSFS_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether a netns path names the plugin's own network namespace (the host's, on a node): the
+ * same nsfs inode as /proc/self/ns/net. A pod's never is; configuring it would rewrite the
+ * host's IPv6 sysctls and move its interfaces.
+ */
+export async function isOwnNetns(path: string): Promise<boolean> {
+  if (!path) return false;
+  try {
+    const [given, own] = await Promise.all([stat(path), stat('/proc/self/ns/net')]);
+    return given.dev === own.dev && given.ino === own.ino;
   } catch {
     return false;
   }

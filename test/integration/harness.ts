@@ -1,6 +1,5 @@
 /** Shared set-up for the integration suites: a simulated node and daemon, removed after each test. */
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,10 +8,16 @@ import { SimNode, connectx5, type NodeSpec } from '../support/sim-node.js';
 import { SimDaemon, type SimDaemonOptions } from '../support/sim-daemon.js';
 import { SimCluster, type ClusterSpec } from '../support/sim-cluster.js';
 import { invoke, type Invocation, type Outcome } from '../support/plugin.js';
+import { holdNetns, type NetnsHolder } from '../support/netns-holder.js';
 
 export const VF0 = '0000:42:00.2';
-/** A live network namespace: this test process's own (an nsfs file), the pods' CNI_NETNS by default. */
-export const LIVE_NETNS = `/proc/${process.pid}/ns/net`;
+/**
+ * A live network namespace, the pods' CNI_NETNS by default: one per test file, held by a
+ * process of its own (the plugin refuses its own netns, which is this process's).
+ */
+const liveHolder = holdNetns();
+export const LIVE_NETNS = liveHolder.path;
+process.once('exit', () => void liveHolder.destroy());
 export const PF = '0000:42:00.0';
 
 export interface World {
@@ -24,12 +29,12 @@ export interface World {
   ovs: OvsdbServer;
   /** State dir of this test (KUBE_OVN_OFFLOAD_STATE_DIR). */
   stateDir: string;
-  /** A live network namespace's path (this test process's own: an nsfs file), the pods' CNI_NETNS by default; the fake nsenter never enters it. */
+  /** A live network namespace's path (LIVE_NETNS), the pods' CNI_NETNS by default; the fake nsenter never enters it. */
   liveNetns: string;
   /** What kube-ovn-controller knows: by default every pod on the default `ovn` network (the shim's clusterNetwork layout). */
   cluster: SimCluster;
   /**
-   * A pod netns that can go away without root: /proc/<pid>/ns/net of a sleeping child (an nsfs
+   * A pod netns that can go away: /proc/<pid>/ns/net of a child in a netns of its own (an nsfs
    * file while it lives). `destroy()` ends it as a runtime destroys a sandbox's netns, and the
    * simulated kernel returns the VFs in it to the host.
    */
@@ -50,6 +55,7 @@ export function useWorld(opts: { spec?: () => NodeSpec; daemon?: Partial<Omit<Si
   let ovs: OvsdbServer | undefined;
   let ovsDir = '';
   beforeAll(async () => {
+    await liveHolder.ready;
     ovsDir = mkdtempSync(join(tmpdir(), 'kovo-ovsdb-'));
     ovs = await startOvsdb(ovsDir);
   });
@@ -93,17 +99,14 @@ export function useWorld(opts: { spec?: () => NodeSpec; daemon?: Partial<Omit<Si
       liveNetns,
       cluster,
       async podNetns() {
-        const child = spawn('sleep', ['600'], { stdio: 'ignore' });
-        sleepers.push(child);
-        await new Promise((resolve, reject) => child.once('spawn', resolve).once('error', reject));
-        const path = `/proc/${child.pid}/ns/net`;
+        const holder = holdNetns();
+        holders.push(holder);
+        await holder.ready;
         return {
-          path,
+          path: holder.path,
           destroy: async () => {
-            const exited = new Promise((resolve) => child.once('exit', resolve));
-            child.kill('SIGKILL');
-            await exited;
-            node.netnsDestroyed(path);
+            await holder.destroy();
+            node.netnsDestroyed(holder.path);
           },
         };
       },
@@ -114,9 +117,9 @@ export function useWorld(opts: { spec?: () => NodeSpec; daemon?: Partial<Omit<Si
       received: (path) => daemon.requests.filter((r) => r.path === path).map((r) => r.body),
     };
   });
-  const sleepers: ChildProcess[] = [];
+  const holders: NetnsHolder[] = [];
   afterEach(async () => {
-    for (const p of sleepers.splice(0)) p.kill('SIGKILL');
+    await Promise.all(holders.splice(0).map((h) => h.destroy()));
     await world?.daemon.stop();
     world?.node.remove();
     world = undefined;
