@@ -24,6 +24,8 @@ export interface World {
   ovs: OvsdbServer;
   /** State dir of this test (KUBE_OVN_OFFLOAD_STATE_DIR). */
   stateDir: string;
+  /** The plugin's environment in run(); a test adds a variable with `run(cmd, extra, { env: { ...w.env, X } })`. */
+  env: Record<string, string>;
   /** A live network namespace's path (this test process's own: an nsfs file), the pods' CNI_NETNS by default; the fake nsenter never enters it. */
   liveNetns: string;
   /** What kube-ovn-controller knows: by default every pod on the default `ovn` network (the shim's clusterNetwork layout). */
@@ -90,6 +92,7 @@ export function useWorld(opts: { spec?: () => NodeSpec; daemon?: Partial<Omit<Si
       logFile,
       ovs: ovs!,
       stateDir,
+      env,
       liveNetns,
       cluster,
       async podNetns() {
