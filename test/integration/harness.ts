@@ -29,6 +29,8 @@ export interface World {
   ovs: OvsdbServer;
   /** State dir of this test (KUBE_OVN_OFFLOAD_STATE_DIR). */
   stateDir: string;
+  /** The plugin's environment in run(); a test adds a variable with `run(cmd, extra, { env: { ...w.env, X } })`. */
+  env: Record<string, string>;
   /** A live network namespace's path (LIVE_NETNS), the pods' CNI_NETNS by default; the fake nsenter never enters it. */
   liveNetns: string;
   /** What kube-ovn-controller knows: by default every pod on the default `ovn` network (the shim's clusterNetwork layout). */
@@ -96,6 +98,7 @@ export function useWorld(opts: { spec?: () => NodeSpec; daemon?: Partial<Omit<Si
       logFile,
       ovs: ovs!,
       stateDir,
+      env,
       liveNetns,
       cluster,
       async podNetns() {
