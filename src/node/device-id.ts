@@ -61,9 +61,10 @@ async function readDeviceInfo(path: string): Promise<string | undefined> {
     const addr = doc.pci?.['pci-address'];
     return typeof addr === 'string' && addr ? addr : undefined;
   } catch (err) {
-    // Where it broke, not what it says: V8's message quotes the text, and any root-readable
-    // file's bytes would reach `kubectl describe pod`.
-    const at = /at position (\d+)/.exec((err as Error).message)?.[1];
-    throw new CniError(Code.IOFailure, `device-info file ${path} is not valid JSON`, `${at ? `broken at position ${at}` : 'broken'}; the device plugin writes it as {"type":"pci","pci":{"pci-address":"<VF>"}}`);
+    // What the parser said, without what it quotes: V8's message cites the text ("Unexpected
+    // token 'r', "root:$6$..." is not valid JSON"), and any root-readable file's bytes would
+    // reach `kubectl describe pod`.
+    const said = (err as Error).message.replace(/, ".*$/s, '').replace(/^(Unexpected token) '.+'$/s, '$1');
+    throw new CniError(Code.IOFailure, `device-info file ${path} is not valid JSON`, `${said}; the device plugin writes it as {"type":"pci","pci":{"pci-address":"<VF>"}}`);
   }
 }

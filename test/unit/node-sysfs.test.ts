@@ -1,5 +1,6 @@
 /** The sysfs readers on fake trees of real folders and symlinks (test/support/sim-node). */
 import { afterEach, describe, expect, it } from 'vitest';
+import type { CniError } from '../../src/cni/errors.js';
 import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SimNode, connectx5, type PfSpec } from '../support/sim-node.js';
@@ -125,6 +126,13 @@ describe('deviceID sources', () => {
     expect(await findDeviceId({ deviceInfoFile: file })).toEqual({ pci: '0000:42:00.2', source: 'CNIDeviceInfoFile' });
     writeFileSync(file, '{oops');
     await expect(findDeviceId({ deviceInfoFile: file })).rejects.toMatchObject({ code: 5 });
+    // Whatever the file holds, the error names the path and the parser's complaint, not the bytes.
+    for (const secret of ['root:$6$S3CRET:1::', "'S3CRET'", '{"a": S3CRET}', '\u00e9S3CRET']) {
+      writeFileSync(file, secret);
+      const err = await findDeviceId({ deviceInfoFile: file }).catch((e: CniError) => e);
+      expect(JSON.stringify(err)).not.toContain('S3CRET');
+      expect(`${(err as CniError).message} ${(err as CniError).details}`).not.toMatch(/S3CRET|root|\u00e9/);
+    }
     expect(await findDeviceId({ deviceInfoFile: join(node.root, 'missing.json') })).toBeUndefined();
   });
 });
