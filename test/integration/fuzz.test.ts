@@ -10,8 +10,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { LIVE_NETNS, useWorld, VF0, PF, type World } from './harness.js';
 import {
   asTracePath, contractBreaches, forbiddenWrites, readTrace, runRaw, tempDir, type Allowed, type RawOutcome,
@@ -33,11 +34,29 @@ interface Case {
   cni: Partial<Record<CniVar, string>>;
   /** ./devinfo.json in the cwd (runtimeConfig.CNIDeviceInfoFile may name it). */
   devinfo?: string;
-  /** <state_dir>/vf/<VF0>.json before the run. */
-  stateFile?: string;
+  /** <state_dir>/vf/<VF0>.json before the run: its text, or something that is not a file. */
+  stateFile?: string | Odd;
   /** <state_dir>/lock/<VF0>.lock before the run. */
-  lockFile?: string;
+  lockFile?: string | Odd;
 }
+
+/** What a broken node or a hand leaves at a path where the plugin expects its own file. */
+type Odd = { odd: 'fifo' | 'dir' | 'symlink' };
+const odd = fc.constantFrom<Odd>({ odd: 'fifo' }, { odd: 'dir' }, { odd: 'symlink' });
+
+/** Stands for the run's cwd in generated paths: runCase puts the real one in (paths must be absolute). */
+const CWD = '@cwd@';
+
+/**
+ * Paths for log_file and the device-info file: outside the allowed folders, relative, with
+ * NUL or "..", fd 1 under its names, and odd files the run makes in its cwd (a FIFO, a
+ * folder, a symlink to fd 1). None is a real folder the plugin may write to.
+ */
+const oddPath = fc.constantFrom(
+  '/etc/shadow', '/etc/kovo-fuzz', '/var/log/../../etc/kovo-fuzz', '/dev/stdout', '/proc/self/fd/1', '/dev/fd/1', '/dev/null',
+  'relative.log', './x', '', '/', '/var/log/', 'x\u0000y', `${CWD}/fifo`, `${CWD}/dir`, `${CWD}/stdout-link`, `${CWD}/devinfo.json`,
+  `${CWD}/big.json`, `${CWD}/../${'a'.repeat(300)}`, `${CWD}/${'b/'.repeat(200)}x`,
+);
 
 // --- generators ----------------------------------------------------------------------------
 
@@ -140,7 +159,8 @@ function mutation(w: World, prev: Record<string, unknown>): fc.Arbitrary<Mutatio
     { weight: 2, arbitrary: fc.constantFrom(...droppable).map((k) => ({ drop: k })) },
     { weight: 4, arbitrary: fc.record({ set: anyKey, value: fc.jsonValue({ maxDepth: 3 }) }) },
     { weight: 5, arbitrary: fc.record({ set: fc.constantFrom('deviceID', 'pciBusID', 'runtimeConfig.deviceID'), value: nastyDeviceId }) },
-    { weight: 1, arbitrary: fc.record({ set: fc.constantFrom('runtimeConfig.CNIDeviceInfoFile'), value: fc.constantFrom('devinfo.json', './devinfo.json', '/', '/proc/self/status', '../../../etc/passwd', '', 'missing.json') }) },
+    { weight: 1, arbitrary: fc.record({ set: fc.constantFrom('runtimeConfig.CNIDeviceInfoFile'), value: fc.constantFrom(`${CWD}/devinfo.json`, './devinfo.json', '/', '/proc/self/status', '../../../etc/passwd', '', `${CWD}/missing.json`) }) },
+    { weight: 2, arbitrary: fc.record({ set: fc.constantFrom('log_file', 'runtimeConfig.CNIDeviceInfoFile', 'state_dir'), value: oddPath }) },
     { weight: 6, arbitrary: fc.record({ set: fc.constantFrom('server_socket', 'ipam.server_socket', 'ovsdb_socket', 'ovsdb_socket'), value: socketPath(w) }) },
     { weight: 1, arbitrary: fc.record({ set: fc.constantFrom('daemon_timeout_s', 'tool_timeout_s', 'lock_timeout_s'), value: timeout }) },
     { weight: 1, arbitrary: fc.record({ set: fc.constant('cniVersion'), value: fc.constantFrom('0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0', '1.2.0', '', '1', '1.1', '01.1.0', 'latest') }) },
@@ -178,14 +198,16 @@ function setPath(doc: Record<string, unknown>, path: string, value: unknown): vo
 
 /**
  * The config's log_file is written to by contract, so the generators keep it inside the
- * run's cwd: a string becomes logs/<its safe characters>. Other JSON types pass (and are refused).
+ * run's cwd: a string becomes <cwd>/logs/<its safe characters>, unless it is one of the odd
+ * paths, which the plugin must refuse or fall back from. Other JSON types pass (and are refused).
  */
+const ODD_PATHS = new Set<string>(fc.sample(oddPath, 2000));
 function containLogFile(doc: unknown, base: Record<string, unknown>): unknown {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return doc;
   const d = doc as Record<string, unknown>;
-  if (typeof d.log_file !== 'string' || d.log_file === base.log_file) return doc;
+  if (typeof d.log_file !== 'string' || d.log_file === base.log_file || ODD_PATHS.has(d.log_file)) return doc;
   const safe = d.log_file.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 60);
-  return { ...d, log_file: safe ? `logs/${safe}.log` : '' };
+  return { ...d, log_file: safe ? `${CWD}/logs/${safe}.log` : '' };
 }
 
 function mutatedConf(w: World, base: Record<string, unknown>, prev: Record<string, unknown>): fc.Arbitrary<unknown> {
@@ -221,6 +243,18 @@ function stdinArb(w: World, base: Record<string, unknown>, prev: Record<string, 
         }),
     },
     { weight: 1, arbitrary: fc.constantFrom({ text: '' }, { text: '\ufeff' + baseText }, { text: baseText + baseText }, { text: `${baseText}\n{}` }, { text: 'null' }, { text: '[]' }) },
+    // Nesting: deep arrays or objects under a key, deeper than anything recursive survives.
+    {
+      weight: 1,
+      arbitrary: fc.record({ key: fc.constantFrom('prevResult', 'x-vendor', 'dns', 'runtimeConfig', 'offload', 'ipam', 'routes'), depth: fc.integer({ min: 50, max: 20_000 }), objects: fc.boolean() })
+        .map(({ key, depth, objects }) => ({ text: `${baseText.slice(0, -1)},"${key}":${(objects ? '{"a":' : '[').repeat(depth)}${objects ? '1' : ''}${(objects ? '}' : ']').repeat(depth)}}` })),
+    },
+    // Sizes: around the 1 MiB stdin limit, and far past it.
+    {
+      weight: 1,
+      arbitrary: fc.oneof(fc.integer({ min: (1 << 20) - 4096, max: (1 << 20) + 4096 }), fc.integer({ min: 1 << 20, max: 4 << 20 }))
+        .map((n) => ({ text: `${baseText.slice(0, -1)},"pad":"${'x'.repeat(Math.max(0, n - baseText.length - 9))}"}` })),
+    },
   );
 }
 
@@ -235,17 +269,20 @@ function caseArb(w: World, base: Record<string, unknown>, prev: Record<string, u
     nastyDeviceId.map((a) => JSON.stringify({ type: 'pci', version: '1.1.0', pci: { 'pci-address': a } })),
     fc.jsonValue().map((v) => JSON.stringify(v)),
     fc.string({ maxLength: 50 }),
+    fc.integer({ min: 60_000, max: 200_000 }).map((n) => JSON.stringify({ type: 'pci', pad: 'x'.repeat(n), pci: { 'pci-address': VF0 } })),
   );
   const stateFile = fc.oneof(
     { weight: 2, arbitrary: fc.constant(state) },
     { weight: 1, arbitrary: fc.record({ key: fc.constantFrom('containerId', 'ifname', 'netns', 'deviceID', 'pf', 'vfIndex', 'representor', 'result', 'version', 'network'), value: fc.jsonValue({ maxDepth: 2 }) })
       .map(({ key, value }) => JSON.stringify({ ...(JSON.parse(state) as object), [key]: value })) },
     { weight: 1, arbitrary: fc.oneof(fc.jsonValue().map((v) => JSON.stringify(v)), fc.string({ maxLength: 50 })) },
+    { weight: 1, arbitrary: odd },
   );
   const lockFile = fc.oneof(
     { weight: 2, arbitrary: fc.constant(JSON.stringify({ pid: 999_999_999, start: '1' })) }, // a dead owner: broken
     fc.jsonValue().map((v) => JSON.stringify(v)),
     fc.string({ maxLength: 30 }),
+    odd,
   );
   return fc.record(
     {
@@ -294,16 +331,15 @@ async function runCase(w: World, c: Case, traced: boolean): Promise<Ran> {
     const stateDir = join(sandbox.path, 'state');
     const traceDir = join(sandbox.path, 'trace');
     for (const d of [cwd, traceDir]) mkdirSync(d);
+    // The odd files oddPath names: a FIFO, a folder, fd 1 behind a symlink, a device-info file past its limit.
+    execFileSync('mkfifo', [join(cwd, 'fifo')], { timeout: 5_000 });
+    mkdirSync(join(cwd, 'dir'));
+    symlinkSync('/proc/self/fd/1', join(cwd, 'stdout-link'));
+    writeFileSync(join(cwd, 'big.json'), JSON.stringify({ type: 'pci', pad: 'x'.repeat(100_000), pci: { 'pci-address': VF0 } }));
     if (c.devinfo !== undefined) writeFileSync(join(cwd, 'devinfo.json'), c.devinfo);
-    if (c.stateFile !== undefined) {
-      mkdirSync(join(stateDir, 'vf'), { recursive: true });
-      writeFileSync(join(stateDir, 'vf', `${VF0}.json`), c.stateFile);
-    }
-    if (c.lockFile !== undefined) {
-      mkdirSync(join(stateDir, 'lock'), { recursive: true });
-      writeFileSync(join(stateDir, 'lock', `${VF0}.lock`), c.lockFile);
-    }
-    const stdin = 'json' in c.stdin ? Buffer.from(JSON.stringify(c.stdin.json) ?? '') : 'text' in c.stdin ? Buffer.from(c.stdin.text) : Buffer.from(c.stdin.bytes);
+    if (c.stateFile !== undefined) place(join(stateDir, 'vf', `${VF0}.json`), c.stateFile);
+    if (c.lockFile !== undefined) place(join(stateDir, 'lock', `${VF0}.lock`), c.lockFile);
+    const stdin = 'json' in c.stdin ? Buffer.from((JSON.stringify(c.stdin.json) ?? '').replaceAll(CWD, cwd)) : 'text' in c.stdin ? Buffer.from(c.stdin.text) : Buffer.from(c.stdin.bytes);
     const env: Record<string, string> = { ...w.node.env(), KUBE_OVN_OFFLOAD_STATE_DIR: stateDir, ...c.cni } as Record<string, string>;
     const trace = traced ? join(traceDir, 't') : undefined;
     const out = await runRaw({ stdin, env, cwd, trace, timeoutMs: 20_000 });
@@ -319,6 +355,15 @@ async function runCase(w: World, c: Case, traced: boolean): Promise<Ran> {
   } finally {
     sandbox.remove();
   }
+}
+
+/** Puts a file's text, or an odd thing, at `path`. */
+function place(path: string, what: string | Odd): void {
+  mkdirSync(dirname(path), { recursive: true });
+  if (typeof what === 'string') return writeFileSync(path, what);
+  if (what.odd === 'fifo') return void execFileSync('mkfifo', [path], { timeout: 5_000 });
+  if (what.odd === 'dir') return void mkdirSync(join(path, 'inside'), { recursive: true });
+  symlinkSync('/proc/self/fd/1', path);
 }
 
 /** The config's log_file, as the plugin would read it from these stdin bytes. */
