@@ -27,4 +27,6 @@ Usage:
 Environment:
   KUBE_OVN_OFFLOAD_SYSFS_ROOT  read /sys, /proc and /run under this root (default /)
   KUBE_OVN_OFFLOAD_STATE_DIR   the plugin's state_dir (default /var/lib/cni/kube-ovn-offload)
+  KUBE_OVN_OFFLOAD_PATH_ROOTS  colon-separated folders the plugin also accepts for log_file,
+                               state_dir and the device-info file (tests; a NAD cannot set it)
 `;
