@@ -24,7 +24,10 @@ const OpResult = z.nullable(z.object({ rows: z.optional(z.array(z.record(z.strin
 type OpResult = z.infer<typeof OpResult>;
 type Request = (method: string, params: unknown[]) => Promise<unknown>;
 
-/** Nobody answered (no socket, refused, silent): a warning for hwOffload, never a garbage error. */
+/**
+ * Nobody answered: no socket, refused, silent, or the connection closed (EOF or reset) before
+ * a whole reply, as when ovsdb-server is restarting. A warning for hwOffload, never a garbage error.
+ */
 class Unreachable extends Error {}
 
 const MAX_REPLY = 1 << 20; // a garbage server must not grow the buffer forever
@@ -155,8 +158,13 @@ async function withConnection<T>(socketPath: string, timeoutMs: number, malforme
       receive(cut.text);
     }
   });
-  sock.on('error', (err) => fail(new CniError(Code.IOFailure, `OVSDB at ${socketPath} failed: ${err.message}`)));
-  sock.on('close', () => fail(malformed('the connection closed before a reply')));
+  // A connection that ends before a whole reply is an OVSDB going away (a restart, a crash),
+  // like one that never answers; bytes that are not OVSDB were refused above, as garbage.
+  const cutShort = (how: string) => new Unreachable(`${socketPath} ${how} ${buffer.trim() === '' ? 'before replying' : `in the middle of a reply (${Buffer.byteLength(buffer)} bytes)`}`);
+  sock.on('error', (err: NodeJS.ErrnoException) =>
+    fail(err.code === 'ECONNRESET' || err.code === 'EPIPE' ? cutShort(`reset the connection (${err.code})`) : new CniError(Code.IOFailure, `OVSDB at ${socketPath} failed: ${err.message}`)),
+  );
+  sock.on('close', () => fail(cutShort('closed the connection')));
 
   const request: Request = (method, params) =>
     new Promise((resolve, reject) => {
