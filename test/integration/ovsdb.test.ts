@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ovsdbClient } from '../../src/node/ovsdb.js';
+import { MAX_OVSDB_REPLY_BYTES, MAX_OVSDB_REPLY_DEPTH, ovsdbClient } from '../../src/node/ovsdb.js';
 import { CniError } from '../../src/cni/errors.js';
 import { hasOvsdb, startOvsdb, type OvsdbServer } from '../support/ovsdb-server.js';
 import { cniError, useWorld } from './harness.js';
@@ -46,6 +46,8 @@ function replying(reply: (id: unknown) => string): (sock: Socket) => void {
     sock.on('data', (request: string) => void sock.write(reply((JSON.parse(request) as { id: unknown }).id)));
   };
 }
+
+const deepArray = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 
 /** What a rejected promise threw, as { code, msg } for the assertion. */
 async function failure(p: Promise<unknown>): Promise<{ code: number; msg: string }> {
@@ -182,6 +184,27 @@ describe('OVSDB client when the socket is not a working OVSDB', () => {
     expect(await failure(ovsdbClient(path, 1_000).deletePort('br-int', 'rep0'))).toEqual({ code: 5, msg: `OVSDB at ${path} is unreachable: ${path} closed the connection before replying` });
   });
 
+  it.each([
+    ['a result', (id: unknown) => `{"id":${JSON.stringify(id)},"result":${deepArray(5000)},"error":null}`],
+    ['a row\'s column', (id: unknown) => `{"id":${JSON.stringify(id)},"result":[{"rows":[{"other_config":${deepArray(5000)}}]}],"error":null}`],
+    ['an error', (id: unknown) => `{"id":${JSON.stringify(id)},"result":null,"error":${deepArray(5000)}}`],
+  ])('hwOffload: %s nested 5000 deep is 5 with a bounded message', async (_, reply) => {
+    const path = await listen(join(dir, 'fake.sock'), replying(reply));
+    expect(await failure(ovsdbClient(path, 1_000).hwOffload())).toEqual({ code: 5, msg: `OVSDB at ${path} answered garbage: a reply nested deeper than ${MAX_OVSDB_REPLY_DEPTH} levels` });
+  });
+
+  it('hwOffload: a row nested as deep as the bound allows is 5 naming the column, in a bounded message', async () => {
+    // message { result [ op { rows [ row { other_config … }]}]}: 5 levels before the column's own.
+    const path = await listen(join(dir, 'fake.sock'), replying((id) => `{"id":${JSON.stringify(id)},"result":[{"rows":[{"other_config":${deepArray(MAX_OVSDB_REPLY_DEPTH - 5)}}]}],"error":null}`));
+    expect(await failure(ovsdbClient(path, 1_000).hwOffload())).toEqual({ code: 5, msg: `OVSDB at ${path} answered garbage: other_config: [[[[…]]]]` });
+  });
+
+  it(`hwOffload: a reply over ${MAX_OVSDB_REPLY_BYTES} bytes is 5, counted in bytes, not characters`, async () => {
+    // 600 000 two-byte characters: 1.2 MB on the wire, never finished.
+    const path = await listen(join(dir, 'fake.sock'), replying((id) => `{"id":${JSON.stringify(id)},"result":"${'é'.repeat(600_000)}`));
+    expect(await failure(ovsdbClient(path, 5_000).hwOffload())).toEqual({ code: 5, msg: `OVSDB at ${path} answered garbage: a reply over ${MAX_OVSDB_REPLY_BYTES} bytes` });
+  });
+
   it('hwOffload: a server that answers garbage is an I/O failure (5)', async () => {
     const path = await fake((sock) => sock.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
     const err = await failure(ovsdbClient(path, 1_000).hwOffload());
@@ -229,5 +252,13 @@ describe.skipIf(!hasOvsdb())('an OVSDB that misbehaves, as ADD shows it', () => 
     expect(out.exitCode).toBe(0);
     expect(out.json!.warnings).toEqual([`OVS other_config:hw-offload is unverified: OVSDB not reachable (${path} closed the connection before replying)`]);
     expect(w.received('/api/v1/add')).toHaveLength(1);
+  });
+
+  it('an OVSDB reply nested 5000 deep is 5 with a one-line message, not an internal error', async () => {
+    const w = world();
+    const path = await listen(join(w.node.root, 'deep-db.sock'), replying((id) => `{"id":${JSON.stringify(id)},"result":${deepArray(5000)},"error":null}`));
+    const err = cniError(await w.run('ADD', { ovsdb_socket: path }));
+    expect(err).toMatchObject({ code: 5, msg: `OVSDB at ${path} answered garbage: a reply nested deeper than ${MAX_OVSDB_REPLY_DEPTH} levels` });
+    expect(w.received('/api/v1/add')).toEqual([]);
   });
 });
