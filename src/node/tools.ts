@@ -14,7 +14,8 @@ export type Answer<T> = { value: T; source: string } | { value?: undefined; sour
 /** Runs a node tool found on PATH. `absent` when it is not installed (thick Multus images). */
 export type RunTool = (tool: string, args: string[]) => Promise<ToolOutput | 'absent'>;
 
-const MAX_OUTPUT = 16 * 1024 * 1024; // a tool printing more than this is broken
+/** stdout and stderr of one tool run together; a tool printing more than this is broken (5). */
+export const MAX_TOOL_OUTPUT_BYTES = 16 * 1024 * 1024;
 
 /**
  * One wrapper for every child process: a timeout (SIGKILL: a tool stuck in the kernel
@@ -65,7 +66,7 @@ export function toolRunner(timeoutMs: number, env: NodeJS.ProcessEnv = process.e
       cancelSignal?.addEventListener('abort', onAbort, { once: true });
       const collect = (into: Buffer[]) => (chunk: Buffer) => {
         size += chunk.length;
-        if (size > MAX_OUTPUT) stop(new CniError(Code.IOFailure, `${tool} printed more than ${MAX_OUTPUT} bytes`, cmd));
+        if (size > MAX_TOOL_OUTPUT_BYTES) stop(new CniError(Code.IOFailure, `${tool} printed more than ${MAX_TOOL_OUTPUT_BYTES} bytes`, cmd));
         else into.push(chunk);
       };
       child.stdout.on('data', collect(stdout));
