@@ -1,7 +1,20 @@
 import { connect } from 'node:net';
 import { request } from 'node:http';
-import { CniError, Code } from '../cni/errors.js';
+import { CniError, Code, firstLine } from '../cni/errors.js';
+import { preview } from '../cni/preview.js';
 import { CniResponse, type CniRequest } from './protocol.js';
+
+/**
+ * Bounds on what the daemon sends. kube-ovn's ADD answer is a few hundred bytes (an ips[] entry
+ * per family, the MAC, the pod NIC's routes, mtu, nicname, dns; well under 4 KiB even with many
+ * routes) and its refusals one Go error line. 1 MiB is hundreds of times that, and still bounds
+ * what the plugin holds in memory: past it the request is destroyed. Its answers nest 3 deep.
+ */
+export const MAX_DAEMON_BODY_BYTES = 1 << 20;
+export const MAX_DAEMON_BODY_DEPTH = 64;
+/** The daemon's error text as shown: its first line cut to this in msg, and this much in details. */
+export const MAX_DAEMON_ERROR_MSG = 240;
+export const MAX_DAEMON_ERROR_DETAILS = 4096;
 
 export interface DaemonClient {
   add(req: CniRequest): Promise<CniResponse>;
@@ -34,29 +47,37 @@ export function daemonMayHaveActed(err: unknown): boolean {
 
 interface HttpAnswer {
   status: number;
+  /** At most MAX_DAEMON_BODY_BYTES of it. */
   body: string;
+  /** The body went past MAX_DAEMON_BODY_BYTES; the rest was not read. */
+  oversize: boolean;
 }
 
 /** The kube-ovn daemon over its unix socket, as kube-ovn's own binary talks to it. */
 export function daemonClient(socketPath: string, timeoutMs: number): DaemonClient {
   return {
     async add(req) {
-      const { status, body } = await post(socketPath, '/api/v1/add', req, timeoutMs);
-      if (status !== 200) throw rpcError('add', status, daemonErrorText(body), socketPath, req);
-      if (body.trim() === '') throw new DaemonAnswerError(Code.TryAgainLater, 'kube-ovn daemon answered ADD with an empty body', `POST /api/v1/add on ${socketPath} returned 200 and no JSON; see the kube-ovn-cni pod's log on this node`);
+      const answer = await post(socketPath, '/api/v1/add', req, timeoutMs);
+      const { status, body } = answer;
+      if (status !== 200) throw rpcError('add', answer, socketPath, req);
+      // A 200 that cannot be read may still have plumbed the pod: DaemonAnswerError, so ADD rolls back.
+      const unreadable = (msg: string, shown: string) => new DaemonAnswerError(Code.TryAgainLater, `kube-ovn daemon answered ADD ${msg}`, `POST /api/v1/add on ${socketPath} returned 200: ${shown}; see the kube-ovn-cni pod's log on this node`);
+      if (answer.oversize) throw unreadable(`with more than ${MAX_DAEMON_BODY_BYTES} bytes`, `no kube-ovn answer comes near this size (they are under 4 KiB); it began ${preview(body, 200)}`);
+      if (body.trim() === '') throw unreadable('with an empty body', 'no JSON');
+      if (nestsDeeperThan(body, MAX_DAEMON_BODY_DEPTH)) throw unreadable(`nested deeper than ${MAX_DAEMON_BODY_DEPTH} levels`, preview(body, 200));
       let doc: unknown;
       try {
         doc = JSON.parse(body);
       } catch {
-        throw new DaemonAnswerError(Code.TryAgainLater, 'kube-ovn daemon answered ADD with malformed JSON', `POST /api/v1/add on ${socketPath}: ${JSON.stringify(body.slice(0, 200))}`);
+        throw unreadable('with malformed JSON', preview(body, 200));
       }
       const parsed = CniResponse.safeParse(doc);
-      if (!parsed.success) throw new DaemonAnswerError(Code.TryAgainLater, 'kube-ovn daemon answered ADD in an unknown shape', `POST /api/v1/add on ${socketPath}: ${JSON.stringify(body.slice(0, 200))}`);
+      if (!parsed.success) throw unreadable('in an unknown shape', preview(doc, 200));
       return parsed.data;
     },
     async del(req) {
-      const { status, body } = await post(socketPath, '/api/v1/del', req, timeoutMs);
-      if (status !== 204 && status !== 200) throw rpcError('del', status, daemonErrorText(body), socketPath, req);
+      const answer = await post(socketPath, '/api/v1/del', req, timeoutMs);
+      if (answer.status !== 204 && answer.status !== 200) throw rpcError('del', answer, socketPath, req);
     },
   };
 }
@@ -65,17 +86,27 @@ export function daemonClient(socketPath: string, timeoutMs: number): DaemonClien
 // or a wrong socket; retrying will not help. Everything else kube-ovn's binary calls "try again".
 const PROTOCOL_MISMATCH = new Set([404, 405, 406, 415]);
 
+// Names in the daemon's texts are Kubernetes names (at most 253 characters) and netdevs (15):
+// a longer word is no name of kube-ovn's, and would not fit a one-line msg.
 // handler.go handleAdd: "provider default.default.ovn is not bound to any subnet" (v1.15.18+,
 // v1.16.3+, HEAD), "provider x.y not bind to any subnet" (older, for non-OVN providers).
-const NO_SUBNET = /^provider (\S+) (?:is not bound|not bind) to any subnet/;
+const NO_SUBNET = /^provider (\S{1,253}) (?:is not bound|not bind) to any subnet/;
 // handleAdd after its 20 × 1 s wait: "no address allocated to pod default/web-0 provider default.default.ovn, please see …".
-const NO_ADDRESS = /^no address allocated to pod (\S+) provider (\S+?),/;
+const NO_ADDRESS = /^no address allocated to pod (\S{1,507}) provider (\S{1,253}?),/;
 // configureNic after 30 s: "configure nic eth0 for pod web-0/default failed: ovs interface 5b45c61b307e_h is not ready after 30s".
-const NOT_READY = /ovs interface (\S+) is not ready after (\S+)/;
+const NOT_READY = /ovs interface (\S{1,253}) is not ready after (\S{1,32})/;
 
 /** The daemon's refusal as a CNI error that names its cause and fix, where kube-ovn's text is known. */
-function rpcError(op: 'add' | 'del', status: number, text: string, socket: string, req: CniRequest): CniError {
+function rpcError(op: 'add' | 'del', answer: HttpAnswer, socket: string, req: CniRequest): CniError {
+  const { status } = answer;
+  const text = bounded(daemonErrorText(answer), MAX_DAEMON_ERROR_DETAILS);
   const said = `POST /api/v1/${op} on ${socket} returned ${status}: ${text}`;
+  const refused = `kube-ovn daemon refused ${op.toUpperCase()} (HTTP ${status})`;
+  const shown = bounded(firstLine(text), MAX_DAEMON_ERROR_MSG);
+  if (answer.oversize) {
+    // Its error cannot be read, so neither can whether it had begun on the pod's NIC: assume so.
+    return new DaemonRefusal(PROTOCOL_MISMATCH.has(status) ? Code.InvalidConfig : Code.TryAgainLater, `${refused} with more than ${MAX_DAEMON_BODY_BYTES} bytes: ${shown}`, `${said}; the rest was not read`, true);
+  }
   const refusal = (code: CniError['code'], msg: string, details: string) => new DaemonRefusal(code, msg, details, status === 500 && text.startsWith('configure nic'));
   const noSubnet = status === 400 ? NO_SUBNET.exec(text) : null;
   if (noSubnet) {
@@ -95,18 +126,43 @@ function rpcError(op: 'add' | 'del', status: number, text: string, socket: strin
     return refusal(Code.TryAgainLater, `ovn-controller did not bind port ${port} within ${after}`, `${said}. The daemon waits for external_ids:ovn-installed=true, which ovn-controller sets once it has bound the pod's logical switch port; look at the ovs-ovn pod on this node (kubectl -n kube-system logs <ovs-ovn pod on this node>) and \`ovs-vsctl get interface ${port} external_ids\``);
   }
   const code = PROTOCOL_MISMATCH.has(status) ? Code.InvalidConfig : Code.TryAgainLater;
-  return refusal(code, `kube-ovn daemon refused ${op.toUpperCase()} (HTTP ${status}): ${text.split('\n')[0]}`, said);
+  return refusal(code, `${refused}: ${shown}`, said);
 }
 
 /** The daemon's `error` field when the body is its JSON, else the raw (plain-text router) body. */
-function daemonErrorText(body: string): string {
+function daemonErrorText({ body, oversize }: HttpAnswer): string {
   try {
-    const doc = JSON.parse(body) as { error?: unknown };
-    if (typeof doc.error === 'string' && doc.error) return doc.error;
+    const doc = oversize || nestsDeeperThan(body, MAX_DAEMON_BODY_DEPTH) ? undefined : (JSON.parse(body) as { error?: unknown } | null);
+    if (typeof doc?.error === 'string' && doc.error) return doc.error;
   } catch {
     /* go-restful's router errors are plain text */
   }
-  return body.trim().slice(0, 500) || '(empty body)';
+  return body.trim() || '(empty body)';
+}
+
+/** Untrusted text cut to `max` characters, with an ellipsis when cut. */
+function bounded(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/**
+ * Whether JSON text nests past `max` arrays and objects, read without parsing it: whatever
+ * walks a parsed value (zod, JSON.stringify, a log line) must never meet one deep enough to
+ * overflow the stack.
+ */
+function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if ((c === '{' || c === '[') && ++depth > max) return true;
+    else if (c === '}' || c === ']') depth--;
+  }
+  return false;
 }
 
 function post(socketPath: string, path: string, payload: CniRequest, timeoutMs: number): Promise<HttpAnswer> {
@@ -116,8 +172,22 @@ function post(socketPath: string, path: string, payload: CniRequest, timeoutMs: 
       { socketPath, path, method: 'POST', agent: false, headers: { 'Content-Type': 'application/json', 'Content-Length': data.length, Host: 'dummy' } },
       (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        let size = 0;
+        const answer = (oversize: boolean) => ({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), oversize });
+        res.on('data', (c: Buffer) => {
+          if (size > MAX_DAEMON_BODY_BYTES) return; // hung up already
+          if (size + c.length <= MAX_DAEMON_BODY_BYTES) {
+            chunks.push(c);
+            size += c.length;
+            return;
+          }
+          // Enough is known: keep what fits, for the message, and hang up on the rest.
+          chunks.push(c.subarray(0, MAX_DAEMON_BODY_BYTES - size));
+          size += c.length;
+          resolve(answer(true));
+          req.destroy();
+        });
+        res.on('end', () => resolve(answer(false)));
         res.on('error', (err) => reject(transportError(err, socketPath, path)));
       },
     );

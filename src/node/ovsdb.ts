@@ -4,7 +4,8 @@
  */
 import { connect, type Socket } from 'node:net';
 import * as z from 'zod/mini';
-import { CniError, Code } from '../cni/errors.js';
+import { CniError, Code, firstLine } from '../cni/errors.js';
+import { preview } from '../cni/preview.js';
 
 export interface Ovsdb {
   hwOffload(): Promise<HwOffloadAnswer>;
@@ -24,16 +25,27 @@ const OpResult = z.nullable(z.object({ rows: z.optional(z.array(z.record(z.strin
 type OpResult = z.infer<typeof OpResult>;
 type Request = (method: string, params: unknown[]) => Promise<unknown>;
 
-/** Nobody answered (no socket, refused, silent): a warning for hwOffload, never a garbage error. */
+/**
+ * Nobody answered: no socket, refused, silent, or the connection closed (EOF or reset) before
+ * a whole reply, as when ovsdb-server is restarting. A warning for hwOffload, never a garbage error.
+ */
 class Unreachable extends Error {}
 
-const MAX_REPLY = 1 << 20; // a garbage server must not grow the buffer forever
+/**
+ * Bounds on one message from the server. Our selects read one Open_vSwitch row's other_config
+ * or one Interface's external_ids: a few hundred bytes, nested about 9 deep (message, result,
+ * op result, rows, row, ["map", pairs], pair, ["uuid", …]). Past either bound the server is
+ * refused as garbage (5), before the message is parsed: a garbage server must not grow the
+ * buffer for ever, nor nest deep enough to overflow the stack of whatever walks the value.
+ */
+export const MAX_OVSDB_REPLY_BYTES = 1 << 20;
+export const MAX_OVSDB_REPLY_DEPTH = 64;
 
 export function ovsdbClient(socketPath: string, timeoutMs: number): Ovsdb {
   const malformed = (what: string) => new CniError(Code.IOFailure, `OVSDB at ${socketPath} answered garbage: ${what}`, `is ${socketPath} the ovsdb-server socket? \`ovs-vsctl --db=unix:${socketPath} show\``);
   const parse = <T>(schema: z.ZodMiniType<T>, value: unknown, what: string): T => {
     const r = schema.safeParse(value);
-    if (!r.success) throw malformed(`${what}: ${JSON.stringify(value)?.slice(0, 120)}`);
+    if (!r.success) throw malformed(`${what}: ${preview(value, 120)}`);
     return r.data;
   };
   const transact = async (request: Request, ops: object[]): Promise<OpResult[]> => {
@@ -44,7 +56,7 @@ export function ovsdbClient(socketPath: string, timeoutMs: number): Ovsdb {
   // Any failed operation, or the extra trailing entry for a commit-time failure, fails the whole.
   const check = (results: OpResult[]): OpResult[] => {
     const failed = results.find((r) => r?.error !== undefined);
-    if (failed) throw new CniError(Code.IOFailure, `OVSDB at ${socketPath} refused the transaction: ${failed.error}`, failed.details ?? '');
+    if (failed) throw new CniError(Code.IOFailure, `OVSDB at ${socketPath} refused the transaction: ${bounded(firstLine(failed.error ?? ''), 200)}`, bounded(failed.details ?? '', 1000));
     return results;
   };
   const rows = (r: OpResult | undefined) => {
@@ -134,29 +146,41 @@ async function withConnection<T>(socketPath: string, timeoutMs: number, malforme
     try {
       msg = JSON.parse(text);
     } catch {
-      return fail(malformed(`not JSON: ${text.slice(0, 120)}`));
+      return fail(malformed(`not JSON: ${preview(text, 120)}`));
     }
     const m = Message.safeParse(msg);
-    if (!m.success) return fail(malformed(`not a JSON-RPC message: ${text.slice(0, 120)}`));
+    if (!m.success) return fail(malformed(`not a JSON-RPC message: ${preview(msg, 120)}`));
     // The server may probe an idle client with echo; an unanswered echo ends the session.
     if (m.data.method === 'echo') return void sock.write(JSON.stringify({ id: m.data.id, result: m.data.params ?? [], error: null }));
     if (waiting === undefined || m.data.id !== waiting.id) return; // a notification, or a stale reply
     const { error, result } = m.data;
-    if (error !== null && error !== undefined) return waiting.settle(new CniError(Code.IOFailure, `OVSDB at ${socketPath} refused the request: ${JSON.stringify(error)}`));
+    if (error !== null && error !== undefined) return waiting.settle(new CniError(Code.IOFailure, `OVSDB at ${socketPath} refused the request: ${preview(error)}`));
     waiting.settle(undefined, result);
   };
+  let pending = 0; // bytes in `buffer`, which holds characters
+  const tooBig = () => malformed(`a reply over ${MAX_OVSDB_REPLY_BYTES} bytes`);
   sock.setEncoding('utf8'); // multi-byte characters split across chunks are joined for us
   sock.on('data', (chunk: string) => {
     buffer += chunk;
-    if (buffer.length > MAX_REPLY) return fail(malformed(`a reply over ${MAX_REPLY} bytes`));
+    pending += Buffer.byteLength(chunk);
     for (let cut = cutObject(buffer); cut !== undefined && !failure; cut = cutObject(buffer)) {
-      if (cut === 'garbage') return fail(malformed(`not JSON: ${buffer.trim().slice(0, 120)}`));
+      if (cut === 'garbage') return fail(malformed(`not JSON: ${preview(buffer.trim(), 120)}`));
+      if (cut === 'too deep') return fail(malformed(`a reply nested deeper than ${MAX_OVSDB_REPLY_DEPTH} levels`));
+      const taken = Buffer.byteLength(buffer.slice(0, buffer.length - cut.rest.length));
+      if (taken > MAX_OVSDB_REPLY_BYTES) return fail(tooBig());
       buffer = cut.rest;
+      pending -= taken;
       receive(cut.text);
     }
+    if (pending > MAX_OVSDB_REPLY_BYTES) fail(tooBig());
   });
-  sock.on('error', (err) => fail(new CniError(Code.IOFailure, `OVSDB at ${socketPath} failed: ${err.message}`)));
-  sock.on('close', () => fail(malformed('the connection closed before a reply')));
+  // A connection that ends before a whole reply is an OVSDB going away (a restart, a crash),
+  // like one that never answers; bytes that are not OVSDB were refused above, as garbage.
+  const cutShort = (how: string) => new Unreachable(`${socketPath} ${how} ${buffer.trim() === '' ? 'before replying' : `in the middle of a reply (${pending} bytes)`}`);
+  sock.on('error', (err: NodeJS.ErrnoException) =>
+    fail(err.code === 'ECONNRESET' || err.code === 'EPIPE' ? cutShort(`reset the connection (${err.code})`) : new CniError(Code.IOFailure, `OVSDB at ${socketPath} failed: ${err.message}`)),
+  );
+  sock.on('close', () => fail(cutShort('closed the connection')));
 
   const request: Request = (method, params) =>
     new Promise((resolve, reject) => {
@@ -174,8 +198,11 @@ async function withConnection<T>(socketPath: string, timeoutMs: number, malforme
   }
 }
 
-/** The first complete JSON object in `buf`: OVSDB sends objects back to back with no framing. */
-function cutObject(buf: string): { text: string; rest: string } | 'garbage' | undefined {
+/**
+ * The first complete JSON object in `buf`: OVSDB sends objects back to back with no framing.
+ * 'too deep' as soon as it nests past MAX_OVSDB_REPLY_DEPTH, complete or not.
+ */
+function cutObject(buf: string): { text: string; rest: string } | 'garbage' | 'too deep' | undefined {
   const start = buf.search(/\S/);
   if (start < 0) return undefined;
   if (buf[start] !== '{') return 'garbage';
@@ -189,8 +216,13 @@ function cutObject(buf: string): { text: string; rest: string } | 'garbage' | un
       else if (c === '\\') escaped = true;
       else if (c === '"') inString = false;
     } else if (c === '"') inString = true;
-    else if (c === '{' || c === '[') depth++;
+    else if ((c === '{' || c === '[') && ++depth > MAX_OVSDB_REPLY_DEPTH) return 'too deep';
     else if ((c === '}' || c === ']') && --depth === 0) return { text: buf.slice(start, i + 1), rest: buf.slice(i + 1) };
   }
   return undefined;
+}
+
+/** Untrusted text cut to `max` characters, with an ellipsis when cut. */
+function bounded(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }

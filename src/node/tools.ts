@@ -14,7 +14,8 @@ export type Answer<T> = { value: T; source: string } | { value?: undefined; sour
 /** Runs a node tool found on PATH. `absent` when it is not installed (thick Multus images). */
 export type RunTool = (tool: string, args: string[]) => Promise<ToolOutput | 'absent'>;
 
-const MAX_OUTPUT = 16 * 1024 * 1024; // a tool printing more than this is broken
+/** stdout and stderr of one tool run together; a tool printing more than this is broken (5). */
+export const MAX_TOOL_OUTPUT_BYTES = 16 * 1024 * 1024;
 
 /**
  * One wrapper for every child process: a timeout (SIGKILL: a tool stuck in the kernel
@@ -34,26 +35,7 @@ export function toolRunner(timeoutMs: number, env: NodeJS.ProcessEnv = process.e
       const stdout: Buffer[] = [];
       const stderr: Buffer[] = [];
       let size = 0;
-      let ended: 'timeout' | 'cancel' | 'overflow' | undefined;
       let settled = false;
-      const stop = (why: typeof ended) => {
-        ended ??= why;
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch {
-          child.kill('SIGKILL');
-        }
-      };
-      const timer = setTimeout(() => stop('timeout'), timeoutMs);
-      const onAbort = () => stop('cancel');
-      cancelSignal?.addEventListener('abort', onAbort, { once: true });
-      const collect = (into: Buffer[]) => (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_OUTPUT) stop('overflow');
-        else into.push(chunk);
-      };
-      child.stdout.on('data', collect(stdout));
-      child.stderr.on('data', collect(stderr));
       const settle = (f: () => void) => {
         if (settled) return;
         settled = true;
@@ -61,23 +43,39 @@ export function toolRunner(timeoutMs: number, env: NodeJS.ProcessEnv = process.e
         cancelSignal?.removeEventListener('abort', onAbort);
         f();
       };
+      // Settles at once, without waiting for 'exit' or 'close': a tool in uninterruptible sleep
+      // outlives SIGKILL, and a child that left its group (setsid, a daemon) may hold the pipes
+      // for ever. Neither keeps the plugin alive: the pipes are closed and the child unref'd.
+      const stop = (err: CniError) => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          child.kill('SIGKILL');
+        }
+        child.stdout.destroy();
+        child.stderr.destroy();
+        child.unref();
+        settle(() => reject(err));
+      };
+      const timer = setTimeout(() => {
+        const exited = child.exitCode !== null || child.signalCode !== null;
+        const why = exited ? `\`${cmd}\` exited, but what it started still held its output after ${timeoutMs} ms` : `\`${cmd}\` was killed after ${timeoutMs} ms; is the kernel or the driver stuck?`;
+        stop(new CniError(Code.IOFailure, `${tool} did not answer within ${timeoutMs / 1000}s`, why));
+      }, timeoutMs);
+      const onAbort = () => stop(new CniError(Code.IOFailure, `${tool} was cancelled`, cmd));
+      cancelSignal?.addEventListener('abort', onAbort, { once: true });
+      const collect = (into: Buffer[]) => (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_TOOL_OUTPUT_BYTES) stop(new CniError(Code.IOFailure, `${tool} printed more than ${MAX_TOOL_OUTPUT_BYTES} bytes`, cmd));
+        else into.push(chunk);
+      };
+      child.stdout.on('data', collect(stdout));
+      child.stderr.on('data', collect(stderr));
       child.on('error', (err: NodeJS.ErrnoException) =>
         settle(() => (err.code === 'ENOENT' ? resolve('absent') : reject(new CniError(Code.IOFailure, `${tool} could not be run: ${firstLine(err.message)}`, cmd)))),
       );
-      // A killed tool is done when it exits; whatever still holds its pipes is not waited for.
-      child.on('exit', () => {
-        if (!ended) return;
-        child.stdout.destroy();
-        child.stderr.destroy();
-        child.emit('close', null, 'SIGKILL');
-      });
       child.on('close', (code, signal) =>
-        settle(() => {
-          if (ended === 'timeout') return reject(new CniError(Code.IOFailure, `${tool} did not answer within ${timeoutMs / 1000}s`, `\`${cmd}\` was killed after ${timeoutMs} ms; is the kernel or the driver stuck?`));
-          if (ended === 'cancel') return reject(new CniError(Code.IOFailure, `${tool} was cancelled`, cmd));
-          if (ended === 'overflow') return reject(new CniError(Code.IOFailure, `${tool} printed more than ${MAX_OUTPUT} bytes`, cmd));
-          resolve({ exitCode: code ?? 128 + (signal ? osSignal(signal) : 0), stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') });
-        }),
+        settle(() => resolve({ exitCode: code ?? 128 + (signal ? osSignal(signal) : 0), stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') })),
       );
     });
 }

@@ -5,9 +5,10 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ovsdbClient } from '../../src/node/ovsdb.js';
+import { MAX_OVSDB_REPLY_BYTES, MAX_OVSDB_REPLY_DEPTH, ovsdbClient } from '../../src/node/ovsdb.js';
 import { CniError } from '../../src/cni/errors.js';
 import { hasOvsdb, startOvsdb, type OvsdbServer } from '../support/ovsdb-server.js';
+import { cniError, useWorld } from './harness.js';
 
 let dir: string;
 beforeEach(() => {
@@ -16,6 +17,37 @@ beforeEach(() => {
 afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** Servers the current test started, and their connections; each test closes its own, pass or fail. */
+const fakes: Server[] = [];
+const accepted: Socket[] = [];
+afterEach(async () => {
+  // A server closes once its connections have; one that never reads would never see the client go.
+  for (const sock of accepted.splice(0)) sock.destroy();
+  await Promise.all(fakes.splice(0).map((s) => new Promise((r) => s.close(r))));
+});
+
+/** A unix-socket server at `path` that hands each connection to `onConnection`; closed after the test. */
+async function listen(path: string, onConnection: (sock: Socket) => void, opts: { pauseOnConnect?: boolean } = {}): Promise<string> {
+  const server = createServer(opts, (sock) => {
+    accepted.push(sock);
+    sock.on('error', () => undefined);
+    onConnection(sock);
+  });
+  fakes.push(server);
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  return path;
+}
+
+/** A fake that answers each request (one per chunk: the client sends one at a time) with `reply(id)`. */
+function replying(reply: (id: unknown) => string): (sock: Socket) => void {
+  return (sock) => {
+    sock.setEncoding('utf8');
+    sock.on('data', (request: string) => void sock.write(reply((JSON.parse(request) as { id: unknown }).id)));
+  };
+}
+
+const deepArray = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 
 /** What a rejected promise threw, as { code, msg } for the assertion. */
 async function failure(p: Promise<unknown>): Promise<{ code: number; msg: string }> {
@@ -95,21 +127,12 @@ describe.skipIf(!hasOvsdb())('OVSDB client against ovsdb-server', () => {
 });
 
 describe('OVSDB client when the socket is not a working OVSDB', () => {
-  const fakes: Server[] = [];
-  afterEach(async () => {
-    await Promise.all(fakes.splice(0).map((s) => new Promise((r) => s.close(r))));
-  });
   /** A unix-socket server that hands each connection and its requests to `serve`. */
-  async function fake(serve: (sock: Socket, request: string) => void): Promise<string> {
-    const path = join(dir, 'fake.sock');
-    const server = createServer((sock) => {
+  function fake(serve: (sock: Socket, request: string) => void): Promise<string> {
+    return listen(join(dir, 'fake.sock'), (sock) => {
       sock.setEncoding('utf8');
       sock.on('data', (chunk: string) => serve(sock, chunk));
-      sock.on('error', () => undefined);
     });
-    fakes.push(server);
-    await new Promise<void>((resolve) => server.listen(path, resolve));
-    return path;
   }
 
   it('hwOffload: no socket file is unreachable, not an error', async () => {
@@ -133,6 +156,53 @@ describe('OVSDB client when the socket is not a working OVSDB', () => {
     const path = await fake(() => undefined);
     const answer = await ovsdbClient(path, 300).hwOffload();
     expect(answer).toEqual({ reachable: false, why: `no answer from ${path} within 300 ms` });
+  });
+
+  it('hwOffload: a server that accepts and closes without a word is unreachable', async () => {
+    const path = await listen(join(dir, 'fake.sock'), (sock) => sock.end());
+    expect(await ovsdbClient(path, 1_000).hwOffload()).toEqual({ reachable: false, why: `${path} closed the connection before replying` });
+  });
+
+  it('hwOffload: a server that closes in the middle of a reply is unreachable', async () => {
+    const partial = (id: unknown) => `{"id":${JSON.stringify(id)},"result":[{"rows":[{"other_con`;
+    const path = await listen(join(dir, 'fake.sock'), (sock) => {
+      sock.setEncoding('utf8');
+      sock.on('data', (request: string) => void sock.end(partial((JSON.parse(request) as { id: unknown }).id)));
+    });
+    const answer = await ovsdbClient(path, 1_000).hwOffload();
+    expect(answer).toEqual({ reachable: false, why: `${path} closed the connection in the middle of a reply (${partial(0).length} bytes)` });
+  });
+
+  it('hwOffload: a server that resets the connection before replying is unreachable', async () => {
+    // Closing with the request still unread makes the kernel reset the client's end (ECONNRESET).
+    const path = await listen(join(dir, 'fake.sock'), (sock) => void setTimeout(() => sock.destroy(), 200), { pauseOnConnect: true });
+    expect(await ovsdbClient(path, 5_000).hwOffload()).toEqual({ reachable: false, why: `${path} reset the connection (ECONNRESET) before replying` });
+  });
+
+  it('deletePort: a server that closes without a word is 5, "unreachable"', async () => {
+    const path = await listen(join(dir, 'fake.sock'), (sock) => sock.end());
+    expect(await failure(ovsdbClient(path, 1_000).deletePort('br-int', 'rep0'))).toEqual({ code: 5, msg: `OVSDB at ${path} is unreachable: ${path} closed the connection before replying` });
+  });
+
+  it.each([
+    ['a result', (id: unknown) => `{"id":${JSON.stringify(id)},"result":${deepArray(5000)},"error":null}`],
+    ['a row\'s column', (id: unknown) => `{"id":${JSON.stringify(id)},"result":[{"rows":[{"other_config":${deepArray(5000)}}]}],"error":null}`],
+    ['an error', (id: unknown) => `{"id":${JSON.stringify(id)},"result":null,"error":${deepArray(5000)}}`],
+  ])('hwOffload: %s nested 5000 deep is 5 with a bounded message', async (_, reply) => {
+    const path = await listen(join(dir, 'fake.sock'), replying(reply));
+    expect(await failure(ovsdbClient(path, 1_000).hwOffload())).toEqual({ code: 5, msg: `OVSDB at ${path} answered garbage: a reply nested deeper than ${MAX_OVSDB_REPLY_DEPTH} levels` });
+  });
+
+  it('hwOffload: a row nested as deep as the bound allows is 5 naming the column, in a bounded message', async () => {
+    // message { result [ op { rows [ row { other_config … }]}]}: 5 levels before the column's own.
+    const path = await listen(join(dir, 'fake.sock'), replying((id) => `{"id":${JSON.stringify(id)},"result":[{"rows":[{"other_config":${deepArray(MAX_OVSDB_REPLY_DEPTH - 5)}}]}],"error":null}`));
+    expect(await failure(ovsdbClient(path, 1_000).hwOffload())).toEqual({ code: 5, msg: `OVSDB at ${path} answered garbage: other_config: [[[[…]]]]` });
+  });
+
+  it(`hwOffload: a reply over ${MAX_OVSDB_REPLY_BYTES} bytes is 5, counted in bytes, not characters`, async () => {
+    // 600 000 two-byte characters: 1.2 MB on the wire, never finished.
+    const path = await listen(join(dir, 'fake.sock'), replying((id) => `{"id":${JSON.stringify(id)},"result":"${'é'.repeat(600_000)}`));
+    expect(await failure(ovsdbClient(path, 5_000).hwOffload())).toEqual({ code: 5, msg: `OVSDB at ${path} answered garbage: a reply over ${MAX_OVSDB_REPLY_BYTES} bytes` });
   });
 
   it('hwOffload: a server that answers garbage is an I/O failure (5)', async () => {
@@ -169,5 +239,26 @@ describe('OVSDB client when the socket is not a working OVSDB', () => {
     const client = ovsdbClient(join(dir, 'db.sock'), 1_000);
     expect(await failure(client.portExists('rep0'))).toMatchObject({ code: 5 });
     expect((await failure(client.deletePort('br-int', 'rep0'))).msg).toMatch(/is unreachable: connect ENOENT/);
+  });
+});
+
+describe.skipIf(!hasOvsdb())('an OVSDB that misbehaves, as ADD shows it', () => {
+  const world = useWorld();
+
+  it('an OVSDB that accepts and closes before replying is a warning, and the pod is attached', async () => {
+    const w = world();
+    const path = await listen(join(w.node.root, 'closing-db.sock'), (sock) => sock.end());
+    const out = await w.run('ADD', { ovsdb_socket: path });
+    expect(out.exitCode).toBe(0);
+    expect(out.json!.warnings).toEqual([`OVS other_config:hw-offload is unverified: OVSDB not reachable (${path} closed the connection before replying)`]);
+    expect(w.received('/api/v1/add')).toHaveLength(1);
+  });
+
+  it('an OVSDB reply nested 5000 deep is 5 with a one-line message, not an internal error', async () => {
+    const w = world();
+    const path = await listen(join(w.node.root, 'deep-db.sock'), replying((id) => `{"id":${JSON.stringify(id)},"result":${deepArray(5000)},"error":null}`));
+    const err = cniError(await w.run('ADD', { ovsdb_socket: path }));
+    expect(err).toMatchObject({ code: 5, msg: `OVSDB at ${path} answered garbage: a reply nested deeper than ${MAX_OVSDB_REPLY_DEPTH} levels` });
+    expect(w.received('/api/v1/add')).toEqual([]);
   });
 });
