@@ -1,3 +1,4 @@
+import { preview } from '../cni/preview.js';
 import { daemonListening } from '../kubeovn/client.js';
 import { bondOf } from '../node/bond.js';
 import { devlinkPorts, eswitchMode } from '../node/devlink.js';
@@ -110,7 +111,7 @@ async function ovsCheck(socket: string): Promise<Check> {
     const answer = await ovsdbClient(socket, 2000).hwOffload();
     if (!answer.reachable) return { ...base, status: 'WARN', detail: `unverified: OVSDB not reachable at ${socket} (${errnoOf(answer.why)}); --ovsdb SOCK names another` };
     return answer.value === 'true' ? { ...base, status: 'PASS', detail: 'other_config:hw-offload=true' }
-      : { ...base, status: 'FAIL', detail: `other_config:hw-offload is ${answer.value === undefined ? 'unset' : JSON.stringify(answer.value)}`, fix };
+      : { ...base, status: 'FAIL', detail: `other_config:hw-offload is ${answer.value === undefined ? 'unset' : preview(answer.value, 80)}`, fix };
   } catch (err) {
     return { ...base, status: 'FAIL', detail: `OVSDB at ${socket} answered garbage: ${(err as Error).message}` };
   }

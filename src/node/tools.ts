@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { CniError, Code, firstLine } from '../cni/errors.js';
+import { tooDeep } from '../cni/preview.js';
 
 export interface ToolOutput {
   exitCode: number;
@@ -87,11 +88,17 @@ function osSignal(name: NodeJS.Signals): number {
 /** The JSON a tool printed, or an I/O error that quotes what it printed instead. */
 export function parseToolJson(tool: string, args: string[], out: ToolOutput): unknown {
   try {
-    return JSON.parse(out.stdout);
-  } catch {
+    const doc: unknown = JSON.parse(out.stdout);
+    // devlink, ethtool and ip print 4–5 levels; deeper is garbage that recursive code must not see.
+    if (tooDeep(doc, MAX_TOOL_JSON_DEPTH)) throw garbage(tool, args, out, `printed JSON nested deeper than ${MAX_TOOL_JSON_DEPTH} levels`);
+    return doc;
+  } catch (err) {
+    if (err instanceof CniError) throw err;
     throw garbage(tool, args, out, 'printed output that is not JSON');
   }
 }
+
+const MAX_TOOL_JSON_DEPTH = 64;
 
 export function garbage(tool: string, args: string[], out: ToolOutput, what: string): CniError {
   const shown = out.stdout.trim().slice(0, 120) || out.stderr.trim().slice(0, 120);

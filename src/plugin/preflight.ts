@@ -1,3 +1,4 @@
+import { preview } from '../cni/preview.js';
 import type { Config } from '../cni/config.js';
 import { CniError, Code } from '../cni/errors.js';
 import { devlinkPorts, eswitchMode } from '../node/devlink.js';
@@ -62,7 +63,7 @@ export async function preflight(deps: NodeDeps, pci: string, conf: Pick<Config, 
   const ovsHwOffload: OffloadFacts['ovsHwOffload'] = !ovs ? { state: 'not checked', detail: 'offload.check_ovs is false' }
     : !ovs.reachable ? { state: 'unverified', detail: ovs.why }
     : ovs.value === 'true' ? { state: 'true', detail: 'OVSDB' }
-    : { state: 'not true', detail: ovs.value === undefined ? 'unset' : JSON.stringify(ovs.value) };
+    : { state: 'not true', detail: ovs.value === undefined ? 'unset' : preview(ovs.value, 80) };
   const facts: OffloadFacts = { vf, uplink: netdevs.uplink, eswitch, hwTc, representor, bond, ovsHwOffload };
   const failures: CniError[] = [];
   const warnings: string[] = [];

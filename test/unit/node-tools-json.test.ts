@@ -125,6 +125,13 @@ describe('devlinkPorts', () => {
     const run = fakeRun({ 'devlink -j port show': ok('pci/0000:42:00.0/1: type eth netdev pf0vf0\n') });
     await expect(devlinkPorts(run)).rejects.toMatchObject({ code: 5, message: 'devlink printed output that is not JSON' });
   });
+
+  it('JSON nested 5000 deep is garbage (5) with a bounded message, before anything recurses into it', async () => {
+    const deep = '{"port":{"pci/0000:42:00.0/1":{"x":' + '['.repeat(5000) + ']'.repeat(5000) + '}}}';
+    const err = await devlinkPorts(fakeRun({ 'devlink -j port show': ok(deep) })).catch((e: CniError) => e);
+    expect(err).toMatchObject({ code: 5, message: 'devlink printed JSON nested deeper than 64 levels' });
+    expect((err as CniError).details.length).toBeLessThan(300);
+  });
 });
 
 describe('vfPortNetdev', () => {
