@@ -53,7 +53,7 @@ const CWD = '@cwd@';
  * folder, a symlink to fd 1). None is a real folder the plugin may write to.
  */
 const oddPath = fc.constantFrom(
-  '/etc/shadow', '/etc/kovo-fuzz', '/var/log/../../etc/kovo-fuzz', '/dev/stdout', '/proc/self/fd/1', '/dev/fd/1', '/dev/null',
+  '/etc/shadow', `${CWD}/../escaped.log`, `/var/log/../..${CWD}/../escaped.log`, '/dev/stdout', '/proc/self/fd/1', '/dev/fd/1', '/dev/null',
   'relative.log', './x', '', '/', '/var/log/', 'x\u0000y', `${CWD}/fifo`, `${CWD}/dir`, `${CWD}/stdout-link`, `${CWD}/devinfo.json`,
   `${CWD}/big.json`, `${CWD}/../${'a'.repeat(300)}`, `${CWD}/${'b/'.repeat(200)}x`,
 );
@@ -340,7 +340,9 @@ async function runCase(w: World, c: Case, traced: boolean): Promise<Ran> {
     if (c.stateFile !== undefined) place(join(stateDir, 'vf', `${VF0}.json`), c.stateFile);
     if (c.lockFile !== undefined) place(join(stateDir, 'lock', `${VF0}.lock`), c.lockFile);
     const stdin = 'json' in c.stdin ? Buffer.from((JSON.stringify(c.stdin.json) ?? '').replaceAll(CWD, cwd)) : 'text' in c.stdin ? Buffer.from(c.stdin.text) : Buffer.from(c.stdin.bytes);
-    const env: Record<string, string> = { ...w.node.env(), KUBE_OVN_OFFLOAD_STATE_DIR: stateDir, ...c.cni } as Record<string, string>;
+    // Config paths may be in the run's cwd and the node's folder (the base config's log), no
+    // further: one that leaves them is refused, and a regression writes into the sandbox.
+    const env: Record<string, string> = { ...w.node.env(), KUBE_OVN_OFFLOAD_PATH_ROOTS: `${cwd}:${w.node.root}`, KUBE_OVN_OFFLOAD_STATE_DIR: stateDir, ...c.cni } as Record<string, string>;
     const trace = traced ? join(traceDir, 't') : undefined;
     const out = await runRaw({ stdin, env, cwd, trace, timeoutMs: 20_000 });
     if (!trace) return { out, forbidden: [] };

@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { cniError, useWorld, VF0, type World } from './harness.js';
@@ -37,21 +38,28 @@ describe('what a NAD names', () => {
     expect(err).toMatchObject({ code: 5, msg: `device-info file ${fifo} cannot be read`, details: expect.stringContaining('is a FIFO, not a regular file') });
   });
 
+  // The forbidden paths lead into a folder of the test's own (outside the roots it allows), so
+  // that a regression writes there, not into /etc.
   it.each([
-    ['log_file', { log_file: '/etc/kovo-evil.log' }, '/var/log/'],
-    ['log_file', { log_file: '/var/log/../../etc/kovo-evil.log' }, '/var/log/'],
-    ['log_file', { log_file: 'kovo-relative.log' }, '/var/log/'],
-    ['state_dir', { state_dir: '/etc/kovo-evil' }, '/var/lib/cni/ or /run/ or /var/run/'],
-    ['runtimeConfig.CNIDeviceInfoFile', { deviceID: undefined, pciBusID: undefined, runtimeConfig: { CNIDeviceInfoFile: '/etc/shadow' } }, '/var/run/k8s.cni.cncf.io/devinfo/'],
+    ['log_file', (evil: string) => ({ log_file: `${evil}/evil.log` }), '/var/log/'],
+    ['log_file', (evil: string) => ({ log_file: `/var/log/../..${evil}/evil.log` }), '/var/log/'],
+    ['log_file', (evil: string) => ({ log_file: `${'../'.repeat(30)}${evil.slice(1)}/evil.log` }), '/var/log/'],
+    ['state_dir', (evil: string) => ({ state_dir: `${evil}/state` }), '/var/lib/cni/ or /run/ or /var/run/'],
+    ['runtimeConfig.CNIDeviceInfoFile', () => ({ deviceID: undefined, pciBusID: undefined, runtimeConfig: { CNIDeviceInfoFile: '/etc/shadow' } }), '/var/run/k8s.cni.cncf.io/devinfo/'],
   ])('%s outside its folder: 7 naming the folder, and nothing touched', async (_key, extra, root) => {
     const w = world();
-    // The runtime's own state dir variable would win over state_dir: leave it out, as a node does.
-    const env = { ...w.env, KUBE_OVN_OFFLOAD_STATE_DIR: '' };
-    const err = cniError(await w.run('ADD', extra, { env }));
-    expect(err.code).toBe(7);
-    expect(err.msg).toContain(`it must be an absolute path under ${root}`);
-    expect(existsSync('/etc/kovo-evil.log') || existsSync('/etc/kovo-evil')).toBe(false);
-    expect(w.daemon.requests).toEqual([]);
+    const evil = mkdtempSync(join(tmpdir(), 'kovo-evil-'));
+    try {
+      // Only the node's folder is widened; the runtime's state dir variable would win over state_dir.
+      const env = { ...w.env, KUBE_OVN_OFFLOAD_PATH_ROOTS: w.node.root, KUBE_OVN_OFFLOAD_STATE_DIR: '' };
+      const err = cniError(await w.run('ADD', extra(evil), { env }));
+      expect(err.code).toBe(7);
+      expect(err.msg).toContain(`it must be an absolute path under ${root}`);
+      expect(readdirSync(evil)).toEqual([]);
+      expect(w.daemon.requests).toEqual([]);
+    } finally {
+      rmSync(evil, { recursive: true, force: true });
+    }
   });
 
   it('without KUBE_OVN_OFFLOAD_PATH_ROOTS only the built-in folders are allowed', async () => {
@@ -64,10 +72,12 @@ describe('what a NAD names', () => {
   it('DEL with a path outside its folder goes on with the default, and says so on stderr', async () => {
     const w = world();
     expect((await w.run('ADD')).exitCode).toBe(0);
-    const out = await w.run('DEL', { log_file: '/etc/kovo-evil.log' });
+    const evil = join(w.node.root, 'evil.log');
+    const out = await w.run('DEL', { log_file: evil }, { env: { ...w.env, KUBE_OVN_OFFLOAD_PATH_ROOTS: join(w.node.root, 'logs') } });
     expect(out.exitCode).toBe(0);
     expect(out.stdout).toBe('');
-    expect(out.stderr).toContain('log_file \\"/etc/kovo-evil.log\\" is outside the folders the plugin may use');
+    expect(out.stderr).toContain(`log_file \\"${evil}\\" is outside the folders the plugin may use`);
+    expect(existsSync(evil)).toBe(false);
     expect(w.received('/api/v1/del')).toHaveLength(1);
     expect(w.stateFiles()).toEqual([]);
   });
