@@ -46,12 +46,13 @@ describe('what a NAD names', () => {
     ['log_file', (evil: string) => ({ log_file: `${'../'.repeat(30)}${evil.slice(1)}/evil.log` }), '/var/log/'],
     ['state_dir', (evil: string) => ({ state_dir: `${evil}/state` }), '/var/lib/cni/ or /run/ or /var/run/'],
     ['runtimeConfig.CNIDeviceInfoFile', () => ({ deviceID: undefined, pciBusID: undefined, runtimeConfig: { CNIDeviceInfoFile: '/etc/shadow' } }), '/var/run/k8s.cni.cncf.io/devinfo/'],
-  ])('%s outside its folder: 7 naming the folder, and nothing touched', async (_key, extra, root) => {
+  ])('%s outside its folder: 7 naming the folder, and nothing touched', async (key, extra, root) => {
     const w = world();
     const evil = mkdtempSync(join(tmpdir(), 'kovo-evil-'));
     try {
-      // Only the node's folder is widened; the runtime's state dir variable would win over state_dir.
-      const env = { ...w.env, KUBE_OVN_OFFLOAD_PATH_ROOTS: w.node.root, KUBE_OVN_OFFLOAD_STATE_DIR: '' };
+      // Only the node's folder is widened. The runtime's state dir variable would win over
+      // state_dir: cleared for that case alone, so that no other case falls back to the real default.
+      const env = { ...w.env, KUBE_OVN_OFFLOAD_PATH_ROOTS: w.node.root, ...(key === 'state_dir' ? { KUBE_OVN_OFFLOAD_STATE_DIR: '' } : {}) };
       const err = cniError(await w.run('ADD', extra(evil), { env }));
       expect(err.code).toBe(7);
       expect(err.msg).toContain(`it must be an absolute path under ${root}`);
