@@ -7,8 +7,7 @@ import { hwTcOffload } from '../node/features.js';
 import { mellanoxPfs, pickPf, type PfInventory } from '../node/inventory.js';
 import { ovsdbClient } from '../node/ovsdb.js';
 import { findRepresentor } from '../node/representor.js';
-import type { Command } from './main.js';
-import { hostFromEnv, parseFlags, UsageError, type CliIo, type Host } from './host.js';
+import { hostFromEnv, parseFlags, UsageError, type CliIo, type Command, type Host } from './host.js';
 
 export type Status = 'PASS' | 'WARN' | 'FAIL';
 

@@ -4,8 +4,7 @@ import { CniError } from '../cni/errors.js';
 import { representorHostName } from '../kubeovn/naming.js';
 import { describeFlow, hashUse, inHardware, parseDump, usesAction, type Dump, type NumberedFlow } from '../node/dpflows.js';
 import { StateStore, type Attachment } from '../plugin/state.js';
-import { hostFromEnv, parseFlags, UsageError, type CliIo, type Host } from './host.js';
-import type { Command } from './main.js';
+import { hostFromEnv, parseFlags, UsageError, type CliIo, type Command, type Host } from './host.js';
 
 const HELP = `Usage: kube-ovn-offload flows [--input FILE] [--all] [--json] [--state-dir DIR]
 

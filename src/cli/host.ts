@@ -13,6 +13,14 @@ export interface CliIo {
   isTTY: boolean;
 }
 
+/** An operator CLI command: loaded by main.ts when asked for, run with its own arguments. */
+export interface Command {
+  name: string;
+  summary: string;
+  help: string;
+  run(io: CliIo): Promise<number>;
+}
+
 /**
  * The host as the CLI sees it, through the same seams as the plugin (DESIGN §2.3): /sys,
  * /proc and /run under KUBE_OVN_OFFLOAD_SYSFS_ROOT, node tools on PATH.

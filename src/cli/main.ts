@@ -1,17 +1,9 @@
 import { CniError } from '../cni/errors.js';
 import { SUPPORTED_VERSIONS } from '../cni/version.js';
-import type { CliIo } from './host.js';
-import { UsageError } from './host.js';
+import { UsageError, type CliIo, type Command } from './host.js';
 import { ABOUT, HELP } from './help.js';
 
 declare const __VERSION__: string;
-
-export interface Command {
-  name: string;
-  summary: string;
-  help: string;
-  run(io: CliIo): Promise<number>;
-}
 
 // Loaded when asked for, so a command's libraries cost nothing to the others.
 const COMMANDS: Record<string, () => Promise<Command>> = {

@@ -16,8 +16,7 @@ import { mellanoxPfs, pickPf, MELLANOX, type PfInventory, type VfInventory } fro
 import { isPciAddress } from '../node/pci.js';
 import { isNetdevName } from '../node/port-name.js';
 import { subnetAddressing } from './cidr.js';
-import type { Command } from './main.js';
-import { hostFromEnv, parseFlags, UsageError, type CliIo } from './host.js';
+import { hostFromEnv, parseFlags, UsageError, type CliIo, type Command } from './host.js';
 
 // zod/mini loads no locale: without English, zod's own messages (a length limit, a wrong
 // type) would all read "Invalid input".

@@ -5,8 +5,7 @@ import { hwTcOffload } from '../node/features.js';
 import { mellanoxPfs, pickPf, type PfInventory } from '../node/inventory.js';
 import { StateStore } from '../plugin/state.js';
 import { diagnose, render } from './doctor.js';
-import { hostFromEnv, parseFlags, UsageError, type CliIo, type Host } from './host.js';
-import type { Command } from './main.js';
+import { hostFromEnv, parseFlags, UsageError, type CliIo, type Command, type Host } from './host.js';
 
 const HELP = `kube-ovn-offload setup --pf DEV --vfs N [--apply] [--emit-systemd]
 
