@@ -265,9 +265,12 @@ function conflistOf(input: ManifestInput): { cniVersion: string; name: string; p
   const portmap = { type: 'portmap', capabilities: { portMappings: true } };
   // libcni hands each plugin its own entry only, so vf_driver goes into each one that reads it (G6).
   const vf_driver = input.vfDriver;
+  // A secondary network: Multus passes the VF and its device-info file only to entries that
+  // declare them, and the plugin adds the PF and the representor for the pod's network-status.
+  const capabilities = { deviceID: true, CNIDeviceInfoFile: true };
   const plugins = input.topology === 'guard'
     ? [
-      { ...base, log_file: DEFAULTS.logFile, vf_driver },
+      { ...base, capabilities, log_file: DEFAULTS.logFile, vf_driver },
       { type: 'kube-ovn', server_socket: DEFAULTS.serverSocket, provider: guardProvider(input), vf_driver },
       portmap,
     ]

@@ -6,6 +6,7 @@ import { representorHostName } from '../kubeovn/naming.js';
 import { DaemonAnswerError, daemonMayHaveActed } from '../kubeovn/client.js';
 import { responseIps } from '../kubeovn/protocol.js';
 import { requireDeviceId, findDeviceId } from '../node/device-id.js';
+import { updateDeviceInfo } from '../node/device-info.js';
 import { enableIpv6, netnsAlive } from '../node/netns.js';
 import { representorFromSysfs } from '../node/representor.js';
 import type { Vf } from '../node/vf.js';
@@ -47,7 +48,9 @@ export async function cmdAdd(ctx: Context): Promise<Result> {
     const warnings = enforce(ctx, report);
     await clearStalePort(ctx, host, await portOwner);
     const attach = ctx.conf.mode === 'shim' ? attachShim : attachGuard;
-    const result = await attach(ctx, { pod, key, host, facts: report.facts, prev });
+    const { result, representor } = await attach(ctx, { pod, key, host, facts: report.facts, prev });
+    await noteDeviceInfo(ctx, report.facts, representor);
+    warnings.push(...vfioMtuWarning(ctx, report.facts, result));
     return warnings.length > 0 ? { ...result, warnings: [...(result.warnings ?? []), ...warnings] } : result;
   } finally {
     await lock.release();
@@ -68,10 +71,16 @@ interface Attaching {
  * with nothing of our own: kube-ovn's binary parses our result as prevResult, ignores it, and
  * its result becomes the chain's.
  */
-async function attachGuard(ctx: Context, a: Attaching): Promise<Result> {
+async function attachGuard(ctx: Context, a: Attaching): Promise<Attached> {
   await ctx.state.put(record(ctx, a, a.host, {}));
   ctx.log.info('checked; kube-ovn, next in the list, attaches the pod', { representor: a.facts.representor?.name, renamedTo: a.host });
-  return a.prev ?? {};
+  return { result: a.prev ?? {}, representor: a.host };
+}
+
+interface Attached {
+  result: Result;
+  /** The representor's name once the pod is attached (guard: the name kube-ovn will give it). */
+  representor?: string;
 }
 
 /**
@@ -79,7 +88,7 @@ async function attachGuard(ctx: Context, a: Attaching): Promise<Result> {
  * asked, so that a DEL finds it even when the answer never comes (a timeout, a kill), and
  * forgotten again only when the daemon certainly did nothing.
  */
-async function attachShim(ctx: Context, a: Attaching): Promise<Result> {
+async function attachShim(ctx: Context, a: Attaching): Promise<Attached> {
   const { vf, representor } = a.facts;
   let asked = false;
   const hostSide = representor ? () => representorNow(ctx, vf) : undefined;
@@ -101,7 +110,35 @@ async function attachShim(ctx: Context, a: Attaching): Promise<Result> {
     await rollback(ctx, a.pod, vf.pci, (err as Error).message);
     throw err;
   }
-  return mergeResults(a.prev, forwarded.result);
+  return { result: mergeResults(a.prev, forwarded.result), representor: forwarded.host?.representor };
+}
+
+/**
+ * A secondary network's device-info file (Multus passes its path when the NAD entry declares
+ * the CNIDeviceInfoFile capability) gains the PF and the representor, for the pod's
+ * network-status. The pod is attached by now: a failure is logged, never the ADD's.
+ */
+async function noteDeviceInfo(ctx: Context, facts: OffloadFacts, representor: string | undefined): Promise<void> {
+  const path = ctx.conf.deviceIdSources.deviceInfoFile;
+  if (!path) return;
+  try {
+    ctx.log.info(`device-info ${path}: ${await updateDeviceInfo(path, { vf: facts.vf.pci, pf: facts.vf.pf, representor })}`);
+  } catch (err) {
+    ctx.log.warn(`device-info ${path} not updated: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * A VF bound to vfio-pci is plumbed into a VM or a DPDK application, which sets its own MTU;
+ * above the pod network's, TCP breaks (kube-ovn#2155). Said in the log and the result.
+ */
+function vfioMtuWarning(ctx: Context, facts: OffloadFacts, result: Result): string[] {
+  if (facts.vf.driver !== 'vfio-pci') return [];
+  const mtu = result.interfaces?.find((i) => i.pciID === facts.vf.pci)?.mtu;
+  const limit = mtu ? `${mtu}, the pod network's MTU` : "the pod network's MTU (the mtu in kube-ovn's result, its Subnet's)";
+  const warning = `VF ${facts.vf.pci} is bound to vfio-pci: the guest or DPDK application sets its own MTU, which must be at most ${limit}, or TCP breaks (kube-ovn#2155)`;
+  ctx.log.warn(warning);
+  return [warning];
 }
 
 function record(ctx: Context, a: Attaching, host: string | undefined, result: Result): Attachment {

@@ -12,13 +12,14 @@
  * and STATUS/GC are covered by the integration suites, which invoke the plugin directly.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { createRig, finishRig, isRoot, linkInfo, multusArgs, routes, type Rig } from '../support/e2e.js';
 import { generateNicName } from '../support/sim-daemon.js';
 import { PLUGIN_BIN, SEA_BIN } from '../support/plugin.js';
+import { NAD_STATUS } from '../support/kube-ovn-cni.js';
 
 const VF0 = '0000:42:00.2';
 const records = (r: Rig): string[] => (existsSync(join(r.stateDir, 'vf')) ? readdirSync(join(r.stateDir, 'vf')) : []);
@@ -155,6 +156,24 @@ describe.skipIf(!isRoot)('e2e through libcni (root)', () => {
       expect((await rig.cnitool('del', ns, { containerId: sandbox, args, capArgs })).exitCode).toBe(0);
       expect((await rig.cnitool('del', '', { containerId: sandbox, args })).exitCode).toBe(0);
       expect(records(rig)).toEqual([]);
+    });
+
+    it('as Multus runs a secondary network: libcni hands our entry the VF and the device-info file, which comes out naming the PF and the representor kube-ovn made', async () => {
+      rig = await createRig();
+      const ns = await rig.netns();
+      const sandbox = sandboxId();
+      // Multus's CNI path for the file (GetCNIDeviceInfoPath), here under the rig's folder; its copy of the device plugin's file.
+      const file = join(rig.dir, 'devinfo', 'cni', `default-default-net1-device.json`);
+      mkdirSync(join(rig.dir, 'devinfo', 'cni'), { recursive: true });
+      writeFileSync(file, JSON.stringify({ type: 'pci', version: '1.0.0', pci: { 'pci-address': VF0 } }), { mode: 0o444 });
+      rig.conflist({ cniVersion: '1.0.0', deviceID: VF0, plugin: { capabilities: { deviceID: true, CNIDeviceInfoFile: true } } });
+      const add = await rig.cnitool('add', ns, { ifname: 'net1', containerId: sandbox, capArgs: { deviceID: VF0, CNIDeviceInfoFile: file } });
+      expect(add.stderr).not.toContain('CNI_ERROR');
+      const [port] = await ports(rig);
+      expect(port).toBe(`${sandbox.slice(0, 8)}_net1_h`);
+      const status = await execa(NAD_STATUS, ['default/default', 'net1', file], { timeout: 10_000 });
+      expect(JSON.parse(status.stdout)['device-info']).toEqual({ type: 'pci', version: '1.1.0', pci: { 'pci-address': VF0, 'pf-pci-address': rig.node.pf().pci, 'representor-device': port } });
+      expect((await rig.cnitool('del', ns, { ifname: 'net1', containerId: sandbox, capArgs: { deviceID: VF0, CNIDeviceInfoFile: file } })).exitCode).toBe(0);
     });
 
     it('refuses an ifname longer than 12 (4) before kube-ovn\'s daemon could crash on it; takes KubeVirt\'s "pod" + 11 under kube-ovn\'s name', async () => {

@@ -67,7 +67,7 @@ describe('manifests', () => {
     });
     expect(JSON.parse(nad!.spec.config).cniVersion).toBe('0.3.1');
     expect(pluginsOf(nad!)).toEqual([
-      { type: 'kube-ovn-offload', mode: 'guard', server_socket: '/run/openvswitch/kube-ovn-daemon.sock', log_file: '/var/log/kube-ovn/kube-ovn-offload.log' },
+      { type: 'kube-ovn-offload', mode: 'guard', server_socket: '/run/openvswitch/kube-ovn-daemon.sock', capabilities: { deviceID: true, CNIDeviceInfoFile: true }, log_file: '/var/log/kube-ovn/kube-ovn-offload.log' },
       { type: 'kube-ovn', server_socket: '/run/openvswitch/kube-ovn-daemon.sock', provider: 'default.default.ovn' },
       { type: 'portmap', capabilities: { portMappings: true } },
     ]);

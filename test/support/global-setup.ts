@@ -1,12 +1,12 @@
 /**
- * Builds what the tests run: the plugin bundle and the simulated kernel's (always); as root, for
+ * Builds what the tests run: the plugin bundle, the simulated kernel's and nad-status (always); as root, for
  * the e2e and runtime suites, cnitool, the kube-ovn CNI stand-in, the single executable (`npm run
  * package`), which the e2e suite runs as well, and the installer image (`npm run image`).
  */
 import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
 import { buildCnitool, isRoot } from './e2e.js';
-import { buildKubeOvnCni } from './kube-ovn-cni.js';
+import { buildKubeOvnCni, buildNadStatus } from './kube-ovn-cni.js';
 import { buildSimKernel } from './sim-kernel-bundle.js';
 import { buildInstallerImage } from './installer-image.js';
 
@@ -14,6 +14,7 @@ export default async function setup(): Promise<void> {
   const root = fileURLToPath(new URL('../..', import.meta.url));
   await execa('node', ['scripts/build.mjs'], { cwd: root, timeout: 120_000, stdio: 'inherit' });
   await buildSimKernel();
+  await buildNadStatus();
   if (isRoot) {
     await buildCnitool();
     await buildKubeOvnCni();

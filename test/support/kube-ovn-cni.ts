@@ -16,3 +16,10 @@ const BUILD_GO = fileURLToPath(new URL('./build-go.sh', import.meta.url));
 export async function buildKubeOvnCni(): Promise<void> {
   await execa('bash', [BUILD_GO, 'kube-ovn-cni', KUBE_OVN_CNI], { timeout: 300_000, stdio: 'inherit' });
 }
+
+/** nad-status (test/support/nad-status): the network-status entry Multus makes from a device-info file. */
+export const NAD_STATUS = fileURLToPath(new URL('../../.cache/nad-status', import.meta.url));
+
+export async function buildNadStatus(): Promise<void> {
+  await execa('bash', [BUILD_GO, 'nad-status', NAD_STATUS], { timeout: 300_000, stdio: 'inherit' });
+}

@@ -89,7 +89,7 @@ describe('buildManifests', () => {
       cniVersion: '0.3.1',
       name: 'kube-ovn',
       plugins: [
-        { type: 'kube-ovn-offload', mode: 'guard', server_socket: SOCKET, log_file: LOG },
+        { type: 'kube-ovn-offload', mode: 'guard', server_socket: SOCKET, capabilities: { deviceID: true, CNIDeviceInfoFile: true }, log_file: LOG },
         { type: 'kube-ovn', server_socket: SOCKET, provider: 'default.default.ovn' },
         { type: 'portmap', capabilities: { portMappings: true } },
       ],
