@@ -44,8 +44,12 @@ export interface SimDaemonOptions {
   plumb?: boolean;
   /** br-int's OVSDB: the port added and removed with kube-ovn's external_ids. */
   ovs?: { vsctl(...args: string[]): Promise<string> };
-  /** ovn-controller, which sets external_ids:ovn-installed once it binds the port; 'down' never does. */
+  /**
+   * ovn-controller, which sets external_ids:ovn-installed on its own, shortly after the daemon
+   * adds the port (bindMs, default 20), whether or not the daemon waits for it; 'down' never does.
+   */
   ovnController?: 'up' | 'down';
+  bindMs?: number;
   /** kube-ovn's 20 × 1 s address wait and 30 s ovn-installed wait, shortened. */
   waitMs?: { address?: number; ovnInstalled?: number };
   /** Every ADD/DEL answered this way instead of served. */
@@ -83,6 +87,8 @@ export function generateNicName(containerId: string, ifname: string): string {
 export class SimDaemon {
   readonly requests: Recorded[] = [];
   private server?: Server;
+  /** ovn-controller's bindings under way, by port: the daemon's wait and stop() await them. */
+  private readonly bindings = new Map<string, Promise<void>>();
 
   constructor(readonly opts: SimDaemonOptions) {}
 
@@ -107,6 +113,7 @@ export class SimDaemon {
       s.closeAllConnections();
       await new Promise<void>((resolve) => s.close(() => resolve()));
     }
+    await Promise.all(this.bindings.values());
     rmSync(this.opts.socketPath, { force: true });
   }
 
@@ -232,13 +239,24 @@ export class SimDaemon {
       await ovs.vsctl('--may-exist', 'add-port', 'br-int', host, '--', 'set', 'interface', host,
         `external_ids:iface-id=${ifaceId}`, 'external_ids:vendor=kube-ovn', `external_ids:pod_name=${r.pod_name}`,
         `external_ids:pod_namespace=${r.pod_namespace}`, `external_ids:pod_netns=${r.net_ns}`, `external_ids:ip=${v4.ip}`);
+      if (this.opts.ovnController !== 'down') this.bind(host);
     }
     return async () => void (await ovs?.vsctl('--if-exists', '--with-iface', 'del-port', 'br-int', host)); // rollbackOvsPort
   }
 
-  /** The daemon waits 30 s for ovn-controller to set external_ids:ovn-installed=true. */
+  /** ovn-controller binds the port a moment after it appears: external_ids:ovn-installed=true. */
+  private bind(host: string): void {
+    const ovs = this.opts.ovs!;
+    const done = sleep(this.opts.bindMs ?? 20)
+      .then(() => ovs.vsctl('--if-exists', 'set', 'interface', host, 'external_ids:ovn-installed=true'))
+      .then(() => undefined, () => undefined) // the port went in the meantime
+      .finally(() => this.bindings.get(host) === done && this.bindings.delete(host));
+    this.bindings.set(host, done);
+  }
+
+  /** The daemon waits 30 s for ovn-controller to set external_ids:ovn-installed=true (not for vfio-pci, which returns first). */
   private async waitOvnInstalled(host: string): Promise<void> {
-    if (this.opts.ovnController !== 'down') return void (await this.opts.ovs?.vsctl('set', 'interface', host, 'external_ids:ovn-installed=true'));
+    if (this.opts.ovnController !== 'down') return void (await this.bindings.get(host));
     await sleep(this.opts.waitMs?.ovnInstalled ?? 200);
     throw new Error(`ovs interface ${host} is not ready after 30s`);
   }
