@@ -55,6 +55,7 @@ const NetConf = z.looseObject({
     enforce: z.optional(z.boolean()),
     allow_bond: z.optional(z.boolean()),
     check_ovs: z.optional(z.boolean()),
+    verify: z.optional(z.enum(['warn', 'strict'], 'must be "warn" (log and result warning) or "strict" (refuse with 110)')),
   })),
   ovsdb_socket: z.optional(z.string().check(z.minLength(1))),
   // Node's timers hold at most 2^31-1 ms; a larger deadline would fire at once.
@@ -89,7 +90,7 @@ export interface Config {
   dns: Dns;
   vfDriver: string;
   vhostUser: { volumeName: string; name: string; consumption: string };
-  offload: { requireVf: boolean; enforce: boolean; allowBond: boolean; checkOvs: boolean };
+  offload: { requireVf: boolean; enforce: boolean; allowBond: boolean; checkOvs: boolean; verify: 'warn' | 'strict' };
   ovsdbSocket: string;
   daemonTimeoutMs: number;
   toolTimeoutMs: number;
@@ -194,6 +195,7 @@ export function parseConfig(doc: unknown, env: NodeJS.ProcessEnv): Config {
       enforce: c.offload?.enforce ?? true,
       allowBond: c.offload?.allow_bond ?? false,
       checkOvs: c.offload?.check_ovs ?? true,
+      verify: c.offload?.verify ?? 'warn',
     },
     ovsdbSocket: c.ovsdb_socket ?? DEFAULTS.ovsdbSocket,
     daemonTimeoutMs: (c.daemon_timeout_s ?? DEFAULTS.daemonTimeoutS) * 1000,
@@ -214,7 +216,7 @@ export function parseConfig(doc: unknown, env: NodeJS.ProcessEnv): Config {
     notes: [
       ...notes,
       ...Object.keys(c.offload ?? {})
-        .filter((k) => !['require_vf', 'enforce', 'allow_bond', 'check_ovs'].includes(k))
+        .filter((k) => !['require_vf', 'enforce', 'allow_bond', 'check_ovs', 'verify'].includes(k))
         .map((k) => `unknown key offload.${k} ignored (a newer release's?)`),
     ],
   };

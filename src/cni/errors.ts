@@ -21,6 +21,8 @@ export const Code = {
   VfDriver: 108,
   /** CHECK: the pod's interface from prevResult is missing or changed in its netns. */
   PodInterface: 109,
+  /** ADD (shim, offload.verify strict): the daemon answered, but the representor is not a bound br-int port of the pod. */
+  PortNotBound: 110,
   Internal: 999,
 } as const;
 export type CodeValue = (typeof Code)[keyof typeof Code];

@@ -14,6 +14,7 @@ import type { Context } from './context.js';
 import { resultFromDaemon, type HostSide } from './daemon-result.js';
 import { enforce } from './enforce.js';
 import { lockVf } from './lock.js';
+import { verifyPort } from './verify.js';
 import { preflight, type OffloadFacts } from './preflight.js';
 import { addRequest, daemonNamesProblem, delRequest, type Pod } from './request.js';
 import { describeKey, sameAttachment, type Attachment, type AttachmentKey } from './state.js';
@@ -48,9 +49,10 @@ export async function cmdAdd(ctx: Context): Promise<Result> {
     const warnings = enforce(ctx, report);
     await clearStalePort(ctx, host, await portOwner);
     const attach = ctx.conf.mode === 'shim' ? attachShim : attachGuard;
-    const { result, representor } = await attach(ctx, { pod, key, host, facts: report.facts, prev });
+    const attached = await attach(ctx, { pod, key, host, facts: report.facts, prev });
+    const { result, representor } = attached;
     await noteDeviceInfo(ctx, report.facts, representor);
-    warnings.push(...vfioMtuWarning(ctx, report.facts, result));
+    warnings.push(...(attached.warnings ?? []), ...vfioMtuWarning(ctx, report.facts, result));
     return warnings.length > 0 ? { ...result, warnings: [...(result.warnings ?? []), ...warnings] } : result;
   } finally {
     await lock.release();
@@ -81,6 +83,8 @@ interface Attached {
   result: Result;
   /** The representor's name once the pod is attached (guard: the name kube-ovn will give it). */
   representor?: string;
+  /** What the attachment could not make sure of, after the checks' own warnings. */
+  warnings?: string[];
 }
 
 /**
@@ -110,7 +114,36 @@ async function attachShim(ctx: Context, a: Attaching): Promise<Attached> {
     await rollback(ctx, a.pod, vf.pci, (err as Error).message);
     throw err;
   }
-  return { result: mergeResults(a.prev, forwarded.result), representor: forwarded.host?.representor };
+  const warning = await verifiedOrRefused(ctx, a, forwarded.host?.representor ?? a.host);
+  return { result: mergeResults(a.prev, forwarded.result), representor: forwarded.host?.representor, warnings: warning ? [warning] : [] };
+}
+
+/**
+ * The daemon's 200 says the pod is plumbed; OVSDB says whether OVN will carry its traffic.
+ * A port that is not a bound br-int port of this pod is a warning, or with offload.verify
+ * strict a refusal (110) after the daemon undid the attachment. An unreachable OVSDB is a
+ * warning in both; with offload.check_ovs false OVSDB is not asked.
+ */
+async function verifiedOrRefused(ctx: Context, a: Attaching, port: string): Promise<string | undefined> {
+  if (!ctx.conf.offload.checkOvs) return void ctx.log.info(`port ${port} not verified: offload.check_ovs is false`);
+  const verdict = await verifyPort(ctx, port, a.pod);
+  if (verdict.ok) {
+    ctx.log.info(`verified: port ${port} is on br-int and bound by ovn-controller`);
+    return undefined;
+  }
+  if (verdict.unverified) {
+    const warning = `port ${port} not verified: ${verdict.why}`;
+    ctx.log.warn(warning);
+    return warning;
+  }
+  if (ctx.conf.offload.verify === 'strict') {
+    // The record stays: the runtime's DEL, which follows a failed ADD, brings the VF back to the host.
+    await rollback(ctx, a.pod, a.facts.vf.pci, verdict.why);
+    throw new CniError(Code.PortNotBound, `the pod is not connected to OVN: ${verdict.why}`, `offload.verify is strict, so the attachment was undone. \`ovs-vsctl --columns=name,external_ids list interface ${port}\` shows the port; the ovs-ovn pod's log on this node says why ovn-controller did not bind it`);
+  }
+  const warning = `the pod may not be connected to OVN: ${verdict.why}`;
+  ctx.log.warn(warning);
+  return warning;
 }
 
 /**

@@ -261,7 +261,10 @@ describe.skipIf(!hasOvsdb())('an OVSDB that misbehaves, as ADD shows it', () => 
     const path = await listen(join(w.node.root, 'closing-db.sock'), (sock) => sock.end());
     const out = await w.run('ADD', { ovsdb_socket: path });
     expect(out.exitCode).toBe(0);
-    expect(out.json!.warnings).toEqual([`OVS other_config:hw-offload is unverified: OVSDB not reachable (${path} closed the connection before replying)`]);
+    expect(out.json!.warnings).toEqual([
+      `OVS other_config:hw-offload is unverified: OVSDB not reachable (${path} closed the connection before replying)`,
+      `port 5b45c61b307e_h not verified: OVSDB at ${path} is unreachable: ${path} closed the connection before replying`,
+    ]);
     expect(w.received('/api/v1/add')).toHaveLength(1);
   });
 

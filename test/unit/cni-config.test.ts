@@ -16,7 +16,7 @@ describe('parseConfig', () => {
       dns: {},
       vfDriver: '',
       vhostUser: { volumeName: '', name: '', consumption: '' },
-      offload: { requireVf: true, enforce: true, allowBond: false, checkOvs: true },
+      offload: { requireVf: true, enforce: true, allowBond: false, checkOvs: true, verify: 'warn' },
       ovsdbSocket: '/run/openvswitch/db.sock',
       daemonTimeoutMs: 200_000,
       toolTimeoutMs: 10_000,
