@@ -1,6 +1,7 @@
 /**
- * A small OVSDB client (RFC 7047: JSON-RPC 1.0 over a unix socket) for the three questions the
- * plugin asks OVS. node:net only: the plugin ships as one bundle and must not need ovs-vsctl.
+ * A small OVSDB client (RFC 7047: JSON-RPC 1.0 over a unix socket) for the few questions the
+ * plugin and the operator CLI ask OVS. node:net only: the plugin ships as one bundle and must
+ * not need ovs-vsctl.
  */
 import { connect, type Socket } from 'node:net';
 import * as z from 'zod/mini';
@@ -13,11 +14,20 @@ export interface Ovsdb {
   portExists(port: string): Promise<boolean>;
   /** The external_ids of the OVS Interface of this name (kube-ovn writes pod_netns, iface-id, …); undefined when none. */
   interfaceExternalIds(name: string): Promise<Record<string, string> | undefined>;
+  /** The OVS Port of this name: its bridge and its Interface's external_ids; undefined when there is no such port. */
+  portBinding(port: string): Promise<PortBinding | undefined>;
+}
+export interface PortBinding {
+  /** The bridge whose ports include it. A Port no bridge holds is collected at commit, so undefined is a race at most. */
+  bridge: string | undefined;
+  /** external_ids of the Interface of the port's name (kube-ovn's port has one); undefined when there is none. */
+  externalIds: Record<string, string> | undefined;
 }
 export type HwOffloadAnswer = { reachable: true; value: string | undefined } | { reachable: false; why: string };
 
 // Wire shapes. OVSDB writes a uuid as ["uuid", "…"] and a map as ["map", [[k, v], …]].
 const Uuid = z.tuple([z.literal('uuid'), z.string()]);
+const Name = z.object({ name: z.string() });
 const StringMap = z.tuple([z.literal('map'), z.array(z.tuple([z.string(), z.string()]))]);
 const Message = z.object({ id: z.optional(z.unknown()), method: z.optional(z.string()), params: z.optional(z.unknown()), result: z.optional(z.unknown()), error: z.optional(z.unknown()) });
 // An operation that was not reached after an earlier failure may come back as null.
@@ -93,6 +103,30 @@ export function ovsdbClient(socketPath: string, timeoutMs: number): Ovsdb {
         const found = rows(check(await transact(request, [{ op: 'select', table: 'Interface', where: [['name', '==', name]], columns: ['external_ids'] }]))[0]);
         if (found[0] === undefined) return undefined;
         return Object.fromEntries(parse(StringMap, found[0].external_ids, 'Interface.external_ids')[1]);
+      }),
+
+    portBinding: (port) =>
+      reached(async (request) => {
+        // A bridge names its ports by uuid, so the port is read first; the wait makes the second
+        // read fail, not misreport, when the port was removed or renamed in between.
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const found = rows(check(await transact(request, [selectPort(port)]))[0]);
+          if (found[0] === undefined) return undefined;
+          const uuid = parse(Uuid, found[0]._uuid, 'Port._uuid');
+          const results = await transact(request, [
+            { op: 'wait', table: 'Port', where: [['_uuid', '==', uuid]], columns: ['name'], until: '==', rows: [{ name: port }], timeout: 0 },
+            { op: 'select', table: 'Bridge', where: [['ports', 'includes', uuid]], columns: ['name'] },
+            { op: 'select', table: 'Interface', where: [['name', '==', port]], columns: ['external_ids'] },
+          ]);
+          if (results[0]?.error === 'timed out') continue; // the port changed under us: look again
+          const [, bridges, ifaces] = check(results);
+          const iface = rows(ifaces)[0];
+          return {
+            bridge: rows(bridges).map((b) => parse(Name, b, 'Bridge.name').name).sort()[0],
+            externalIds: iface && Object.fromEntries(parse(StringMap, iface.external_ids, 'Interface.external_ids')[1]),
+          };
+        }
+        throw new CniError(Code.IOFailure, `OVS port ${port} kept changing while it was being read`, `\`ovs-vsctl port-to-br ${port}\``);
       }),
 
     portExists: (port) => reached(async (request) => rows(check(await transact(request, [selectPort(port)]))[0]).length > 0),

@@ -124,6 +124,16 @@ describe.skipIf(!hasOvsdb())('OVSDB client against ovsdb-server', () => {
     expect(await client().interfaceExternalIds('rep0')).toEqual({ 'iface-id': 'web-0.default', pod_netns: '/var/run/netns/cni-1234' });
     expect(await client().interfaceExternalIds('nope0')).toBeUndefined();
   });
+
+  it('portBinding reads the bridge and the external_ids of a port in one answer, and nothing for a port never added', async () => {
+    await server().vsctl('add-port', 'br-int', 'rep0', '--', 'set', 'interface', 'rep0', 'type=internal',
+      'external_ids:iface-id=web-0.default', 'external_ids:ovn-installed=true');
+    await server().vsctl('add-br', 'br-ex');
+    await server().vsctl('add-port', 'br-ex', 'eth1');
+    expect(await client().portBinding('rep0')).toEqual({ bridge: 'br-int', externalIds: { 'iface-id': 'web-0.default', 'ovn-installed': 'true' } });
+    expect(await client().portBinding('eth1')).toEqual({ bridge: 'br-ex', externalIds: {} });
+    expect(await client().portBinding('nope0')).toBeUndefined();
+  });
 });
 
 describe('OVSDB client when the socket is not a working OVSDB', () => {
@@ -235,10 +245,11 @@ describe('OVSDB client when the socket is not a working OVSDB', () => {
     expect(echoed).toEqual({ id: 'echo', result: ['ping'], error: null });
   });
 
-  it('deletePort and portExists: an unreachable OVSDB is an I/O failure (5)', async () => {
+  it('deletePort, portExists and portBinding: an unreachable OVSDB is an I/O failure (5)', async () => {
     const client = ovsdbClient(join(dir, 'db.sock'), 1_000);
     expect(await failure(client.portExists('rep0'))).toMatchObject({ code: 5 });
     expect((await failure(client.deletePort('br-int', 'rep0'))).msg).toMatch(/is unreachable: connect ENOENT/);
+    expect((await failure(client.portBinding('rep0'))).msg).toMatch(/is unreachable: connect ENOENT/);
   });
 });
 
