@@ -133,6 +133,7 @@ export const status: Command = {
     attachments.sort((x, y) => label(x).localeCompare(label(y)) || x.deviceID.localeCompare(y.deviceID));
 
     const dump = attachments.length > 0 ? await readDump(host, opts.input) : undefined;
+    if (dump && dump.source === null) notes.push(`flows not read: ${dump.error}`);
     if (dump && 'dump' in dump && dump.dump.malformed.length > 0) {
       notes.push(`${dump.dump.malformed.length} malformed line(s) of the dump skipped; \`kube-ovn-offload flows\` lists them`);
     }
@@ -359,7 +360,7 @@ export function render(report: StatusReport, colour: boolean): string {
   if (report.pods.length === 0) {
     lines.push(`No pod on record in ${report.stateDir}: no pod on this node got a VF through kube-ovn-offload.`);
   } else {
-    lines.push(`Flows from ${report.flowsSource ?? '(not read)'}; OVSDB ${report.ovsdb}; records in ${report.stateDir}`, '');
+    lines.push(`${report.flowsSource ? `Flows from ${report.flowsSource}` : 'Flows not read (see the note below)'}; OVSDB ${report.ovsdb}; records in ${report.stateDir}`, '');
   }
   for (const p of report.pods) {
     const row = (name: string, text: string) => lines.push(`  ${name.padEnd(12)} ${text}`);

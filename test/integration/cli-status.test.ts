@@ -270,6 +270,10 @@ default/web  broken
     await attach(n, 0, NGINX, 'nginx');
     const r = await report(n, [], 3, { PATH: join(n.node.root, 'bin') }); // the fake tools only: no ovs-appctl
     expect(r.flowsSource).toBeNull();
+    expect(r.notes).toEqual(['flows not read: ovs-appctl is not installed; run this in the ovs-ovn container, or pass --input']);
+    const out = await status(n, [], { PATH: join(n.node.root, 'bin') });
+    expect(out.stdout).toMatch(/^Flows not read \(see the note below\); OVSDB /);
+    expect(out.stdout).toMatch(/\nnote: flows not read: ovs-appctl is not installed; run this in the ovs-ovn container, or pass --input\n$/);
     expect(r.pods[0]).toMatchObject({
       flows: null, checks: { vf: 'ok', representor: 'ok', port: 'ok', binding: 'ok', flows: 'unknown' }, verdict: 'unknown',
       reason: 'flows not read: ovs-appctl is not installed; run this in the ovs-ovn container, or pass --input',
