@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import * as z from 'zod/mini';
 import { CniError } from '../cni/errors.js';
 import { representorHostName } from '../kubeovn/naming.js';
-import { describeFlow, hashUse, inHardware, parseDump, usesAction, type Dump, type NumberedFlow } from '../node/dpflows.js';
+import { describeFlow, hashUse, inHardware, parseDump, tellsHardware, usesAction, type Dump, type NumberedFlow } from '../node/dpflows.js';
 import { StateStore, type Attachment } from '../plugin/state.js';
 import { hostFromEnv, parseFlags, UsageError, type CliIo, type Command, type Host } from './host.js';
 
@@ -121,8 +121,8 @@ function parseOptions(argv: string[]): Options {
   return { input: values.input, all: values.all ?? false, json: values.json ?? false, stateDir: values['state-dir'] };
 }
 
-/** The dump's text, from the file or from ovs-appctl; a one-line reason when there is none. */
-async function readInput(host: Host, opts: Options): Promise<{ text: string; source: string } | { error: string }> {
+/** The dump's text, from the file or from ovs-appctl; a one-line reason when there is none. `status` reads it so too. */
+export async function readInput(host: Host, opts: { input?: string; all: boolean }): Promise<{ text: string; source: string } | { error: string }> {
   if (opts.input !== undefined) {
     try {
       return { text: await readFile(opts.input, 'utf8'), source: `file:${opts.input}` };
@@ -197,8 +197,7 @@ export function summarize(dump: Dump, attachments: Attachment[], opts: { all: bo
 
   const notes: string[] = [];
   const softwareSeen = dump.flows.some((f) => !inHardware(f));
-  // Without -m there is no offloaded:/dp: at all, and every flow would look like software.
-  const canTell = dump.flows.length === 0 || dump.flows.some((f) => f.dp !== undefined);
+  const canTell = tellsHardware(dump);
   const judge = canTell && (opts.all || softwareSeen);
   if (!canTell) notes.push('no flow carries dp: or offloaded: (dumped without -m?): hardware and software cannot be told apart, so every flow counts as software and no pod is judged');
   if (!opts.all) {

@@ -21,6 +21,9 @@ Usage:
       (guard: and its kube-ovn Subnet) and an example Pod, as YAML
   kube-ovn-offload flows [--input FILE] [--all] [--json]
       offloaded and software datapath flows per pod, from ovs-appctl dpctl/dump-flows
+  kube-ovn-offload status [--pod NS/NAME] [--json] [--input FILE]
+      the operator view (not CNI STATUS): per pod with a VF on this node, its VF, representor,
+      br-int port and flows, and one verdict: offloaded, software path, broken or unknown
   kube-ovn-offload version
   kube-ovn-offload <command> --help
 

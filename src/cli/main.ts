@@ -11,6 +11,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   setup: async () => (await import('./setup.js')).setup,
   manifests: async () => (await import('./manifests.js')).manifests,
   flows: async () => (await import('./flows.js')).flows,
+  status: async () => (await import('./status.js')).status,
 };
 
 /** The operator CLI: runs when CNI_COMMAND is not set. Returns the exit status. */

@@ -200,6 +200,14 @@ export function inHardware(flow: DpFlow): boolean {
   return flow.offloaded === 'yes' && flow.dp !== undefined && flow.dp !== 'ovs';
 }
 
+/**
+ * The dump says where each flow runs: with -m every flow carries `dp:`, without it none does
+ * and every flow would look like software. An empty dump has nothing to tell apart.
+ */
+export function tellsHardware(dump: Dump): boolean {
+  return dump.flows.length === 0 || dump.flows.some((f) => f.dp !== undefined);
+}
+
 /** The hash a flow depends on, in words, or undefined: `action hash(l4(0))`, `match dp_hash(0x1/0xf)`. */
 export function hashUse(flow: DpFlow): string | undefined {
   if (!flow.usesHash) return undefined;

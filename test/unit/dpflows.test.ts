@@ -1,7 +1,7 @@
 /** Parsing `ovs-appctl dpctl/dump-flows [-m]` lines (tool-json-forms.md §8). */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { hashUse, inHardware, parseDump, parseFlowLine, splitTopLevel, usesAction, type DpFlow } from '../../src/node/dpflows.js';
+import { hashUse, inHardware, parseDump, parseFlowLine, splitTopLevel, tellsHardware, usesAction, type DpFlow } from '../../src/node/dpflows.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/flows/${name}`, import.meta.url), 'utf8');
 const [SEED1, SEED2] = fixture('seed.txt').split('\n') as [string, string];
@@ -181,6 +181,17 @@ describe('inHardware', () => {
     ['a flow dumped without -m', {}, false],
   ])('%s → %s', (_, fields, expected) => {
     expect(inHardware({ ...flow(line('packets:1, bytes:1, used:0.1s, actions:1')), ...fields })).toBe(expected);
+  });
+});
+
+describe('tellsHardware', () => {
+  it.each<[string, string, boolean]>([
+    ['a dump with -m', fixture('seed.txt'), true],
+    ['a full dump with -m, software flows too', fixture('all.txt'), true],
+    ['a dump without -m (no dp:, no offloaded:)', 'in_port(5b45c61b307e_h),eth_type(0x0800), packets:3, bytes:180, used:0.5s, actions:54235e5753b8_h\n', false],
+    ['an empty dump', '', true],
+  ])('%s → %s', (_, text, expected) => {
+    expect(tellsHardware(parseDump(text))).toBe(expected);
   });
 });
 
