@@ -42,7 +42,7 @@ export function layoutOf(plugins: PluginEntry[]): Layout {
       return {
         kind: 'broken',
         why: `${OFFLOAD_TYPE} in guard mode with no kube-ovn after it, the layout where it replaced "type": "kube-ovn": nothing asks the kube-ovn daemon for the pod's NIC, and kube-ovn-controller allocates no address on a network without a kube-ovn plugin (IsOvnNetwork)`,
-        fix: `[kube-ovn-offload (guard), kube-ovn, portmap], or "mode": "shim" in Multus's clusterNetwork NAD (DESIGN §1.1; ${MANIFESTS})`,
+        fix: `[kube-ovn-offload (guard), kube-ovn, portmap], or "mode": "shim" in Multus's clusterNetwork NAD (README, "Two topologies"; ${MANIFESTS})`,
       };
     }
     if (kubeOvn.every((k) => k < at)) {

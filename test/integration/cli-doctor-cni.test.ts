@@ -211,7 +211,7 @@ describe('doctor: the CNI set-up', () => {
         check: 'cni-topology',
         status: 'FAIL',
         detail: 'cluster network: delegates[0] of 00-multus.conf, [kube-ovn-offload (guard), portmap]: kube-ovn-offload in guard mode with no kube-ovn after it, the layout where it replaced "type": "kube-ovn": nothing asks the kube-ovn daemon for the pod\'s NIC, and kube-ovn-controller allocates no address on a network without a kube-ovn plugin (IsOvnNetwork)',
-        fix: '[kube-ovn-offload (guard), kube-ovn, portmap], or "mode": "shim" in Multus\'s clusterNetwork NAD (DESIGN §1.1; kube-ovn-offload manifests prints both)',
+        fix: '[kube-ovn-offload (guard), kube-ovn, portmap], or "mode": "shim" in Multus\'s clusterNetwork NAD (README, "Two topologies"; kube-ovn-offload manifests prints both)',
       });
     });
 
