@@ -119,7 +119,7 @@ export function findMultus(files: ConfFile[]): { file: ConfFile; entry: Record<s
     const raw = Array.isArray(file.doc.plugins) ? file.doc.plugins : [file.doc];
     for (const entry of raw) {
       const type = (entry as { type?: unknown } | null)?.type;
-      if (typeof type === 'string' && type in MULTUS_TYPES) return { file, entry: entry as Record<string, unknown>, mode: MULTUS_TYPES[type as keyof typeof MULTUS_TYPES] };
+      if (typeof type === 'string' && Object.hasOwn(MULTUS_TYPES, type)) return { file, entry: entry as Record<string, unknown>, mode: MULTUS_TYPES[type as keyof typeof MULTUS_TYPES] };
     }
   }
   return undefined;
