@@ -7,6 +7,7 @@ import { hwTcOffload } from '../node/features.js';
 import { mellanoxPfs, pickPf, type PfInventory } from '../node/inventory.js';
 import { ovsdbClient } from '../node/ovsdb.js';
 import { findRepresentor } from '../node/representor.js';
+import { cniChecks, PROBE_TIMEOUT_MS, type CniOptions } from './doctor-cni.js';
 import { hostFromEnv, parseFlags, UsageError, type CliIo, type Command, type Host } from './host.js';
 
 export type Status = 'PASS' | 'WARN' | 'FAIL';
@@ -21,8 +22,10 @@ export interface Check {
 }
 
 const MIN_KERNEL = [5, 7];
+const PROBE_TIMEOUT_S = PROBE_TIMEOUT_MS / 1000;
 
 const HELP = `kube-ovn-offload doctor [--pf DEV] [--json] [--ovsdb SOCK] [--daemon-socket SOCK]
+                        [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--multus-daemon-config FILE]
 
 Checks this node against the prerequisites of Mellanox ASAP² offload with Kube-OVN, one
 line each — PASS, WARN or FAIL — with the command that fixes a failure:
@@ -37,28 +40,59 @@ line each — PASS, WARN or FAIL — with the command that fixes a failure:
   networkmanager    NetworkManager does not manage the PF (WARN)
   ovs-hw-offload    OVS other_config:hw-offload=true, read over OVSDB
   kube-ovn-daemon   the kube-ovn daemon's socket accepts connections
+and the CNI set-up, from the CNI conf dir and bin dir:
+  offload-plugin    kube-ovn-offload is in the bin dir and answers CNI_COMMAND=VERSION
+  multus            Multus's conf is the first file of the conf dir (what the runtime runs),
+                    thin ("type": "multus") or thick ("type": "multus-shim"), binary installed
+  multus-chroot     thick only: multus-daemon's chrootDir, so that delegates run in the
+                    node's root (WARN when its daemon-config.json is not visible here)
+  cni-topology      the cluster network Multus runs, and any conflist naming kube-ovn-offload:
+                    guard before kube-ovn, shim without it; a list read from a file gets no
+                    deviceID (FAIL when it requires one); a NetworkAttachmentDefinition
+                    lives in the API, not on the node: WARN, unseen
+  kube-ovn-plugin   kube-ovn's plugin is in the bin dir, and its release when it says one
+Binaries are run with a clean environment and a ${PROBE_TIMEOUT_S}s timeout, and only when their
+header shows they can run here.
 
 Options:
-  --pf DEV              check only this PF (PCI address or netdev); default: every Mellanox PF
-  --json                one JSON document: {"checks": [...], "summary": {...}}
-  --ovsdb SOCK          OVSDB socket (default /run/openvswitch/db.sock)
-  --daemon-socket SOCK  kube-ovn daemon socket (default /run/openvswitch/kube-ovn-daemon.sock)
+  --pf DEV                     check only this PF (PCI address or netdev); default: every Mellanox PF
+  --json                       one JSON document: {"checks": [...], "summary": {...}}
+  --ovsdb SOCK                 OVSDB socket (default /run/openvswitch/db.sock)
+  --daemon-socket SOCK         kube-ovn daemon socket (default /run/openvswitch/kube-ovn-daemon.sock)
+  --cni-conf-dir DIR           CNI configuration directory (default /etc/cni/net.d)
+  --cni-bin-dir DIR            CNI binary directory (default /opt/cni/bin)
+  --multus-daemon-config FILE  multus-daemon's daemon-config.json (default: multus.d/ in the conf
+                               dir, else the kubelet's copy of its ConfigMap, /var/lib/kubelet/pods)
 
 Exit status: 0 when nothing FAILs, 1 when something does, 2 for a usage error.
-/sys, /proc and /run are read under KUBE_OVN_OFFLOAD_SYSFS_ROOT when it is set.
+/sys, /proc, /run, /etc/cni/net.d, /opt/cni/bin and /var/lib/kubelet are read under
+KUBE_OVN_OFFLOAD_SYSFS_ROOT when it is set; paths given as options are taken as they are.
 `;
 
 export const doctor: Command = {
   name: 'doctor',
-  summary: "check this node's offload prerequisites",
+  summary: "check this node's offload prerequisites and CNI set-up",
   help: HELP,
   async run(io: CliIo): Promise<number> {
-    const values = parseFlags(io.argv, { pf: { type: 'string' }, json: { type: 'boolean' }, ovsdb: { type: 'string' }, 'daemon-socket': { type: 'string' } });
+    const values = parseFlags(io.argv, {
+      pf: { type: 'string' },
+      json: { type: 'boolean' },
+      ovsdb: { type: 'string' },
+      'daemon-socket': { type: 'string' },
+      'cni-conf-dir': { type: 'string' },
+      'cni-bin-dir': { type: 'string' },
+      'multus-daemon-config': { type: 'string' },
+    });
     const host = hostFromEnv(io.env);
     const checks = await diagnose(host, {
       pf: values.pf,
       ovsdb: values.ovsdb ?? host.path('run', 'openvswitch', 'db.sock'),
       daemon: values['daemon-socket'] ?? host.path('run', 'openvswitch', 'kube-ovn-daemon.sock'),
+      cni: {
+        confDir: values['cni-conf-dir'] ?? host.path('etc', 'cni', 'net.d'),
+        binDir: values['cni-bin-dir'] ?? host.path('opt', 'cni', 'bin'),
+        multusDaemonConfig: values['multus-daemon-config'],
+      },
     });
     const summary = { pass: count(checks, 'PASS'), warn: count(checks, 'WARN'), fail: count(checks, 'FAIL') };
     io.out(values.json ? JSON.stringify({ checks, summary }, null, 2) + '\n' : render(checks, io.isTTY));
@@ -66,19 +100,20 @@ export const doctor: Command = {
   },
 };
 
-/** Every check, node-wide first, then per PF; independent checks run side by side. */
-export async function diagnose(host: Host, opts: { pf?: string; ovsdb: string; daemon: string }): Promise<Check[]> {
+/** Every check, node-wide first, then per PF, then the CNI set-up (when asked); independent checks run side by side. */
+export async function diagnose(host: Host, opts: { pf?: string; ovsdb: string; daemon: string; cni?: CniOptions }): Promise<Check[]> {
   const all = await mellanoxPfs(host.sysfs);
   const selected = opts.pf ? pickPf(all, opts.pf) : undefined;
   if (opts.pf && !selected) throw new UsageError(`no Mellanox PF ${JSON.stringify(opts.pf)} on this node (found: ${all.map(label).join(', ') || 'none'})`);
   const pfs = selected ? [selected] : all;
-  const [kernel, ovs, daemon, perPf] = await Promise.all([
+  const [kernel, ovs, daemon, perPf, cni] = await Promise.all([
     kernelCheck(host),
     ovsCheck(opts.ovsdb),
     daemonCheck(opts.daemon),
     Promise.all(pfs.map((pf) => pfChecks(host, pf))),
+    opts.cni ? cniChecks(host, opts.cni) : [],
   ]);
-  return [presence(all), kernel, ovs, daemon, ...perPf.flat()];
+  return [presence(all), kernel, ovs, daemon, ...perPf.flat(), ...cni];
 }
 
 function presence(pfs: PfInventory[]): Check {

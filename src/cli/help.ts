@@ -12,8 +12,9 @@ own plugin, next in the list, then asks the kube-ovn daemon for the pod's NIC; i
 "shim" it forwards the pod to the daemon itself. CNI protocol versions: ${SUPPORTED_VERSIONS.join(', ')}.
 
 Usage:
-  kube-ovn-offload doctor [--pf DEV] [--json]
-      check this node's offload prerequisites, one line each, with the fix
+  kube-ovn-offload doctor [--pf DEV] [--json] [--cni-conf-dir DIR] [--cni-bin-dir DIR]
+      check this node's offload prerequisites and its CNI set-up (Multus, the plugins,
+      the topology), one line each, with the fix
   kube-ovn-offload setup --pf DEV --vfs N [--apply] [--emit-systemd]
       the SR-IOV and switchdev set-up as a plan of shell commands; --apply runs it
   kube-ovn-offload manifests --resource NAME [--topology guard|shim] [--nad NS/NAME] ...

@@ -1,7 +1,8 @@
 /**
  * The plugin's own small files (records, locks, device-info), read and made so that an odd
  * file left at their path cannot hang, redirect or flood it: reads never block on a FIFO,
- * never follow a symlink at the last component and stop at a size; creates are exclusive.
+ * never follow a symlink at the last component (unless asked, for others' files) and stop at
+ * a size; creates are exclusive.
  */
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -22,14 +23,18 @@ export class FileTooLarge extends Error {
   }
 }
 
-/** The text of a regular file of at most `maxBytes`; ENOENT and other errors reject as fs does. */
-export async function readRegularFile(path: string, maxBytes: number): Promise<string> {
+/**
+ * The text of a regular file of at most `maxBytes`; ENOENT and other errors reject as fs does.
+ * `followSymlinks` is for files others own that are symlinks by design (a CNI conf dir's
+ * entries, the kubelet's ConfigMap volumes); the plugin's own files are never followed.
+ */
+export async function readRegularFile(path: string, maxBytes: number, opts: { followSymlinks?: boolean } = {}): Promise<string> {
   let file;
   try {
-    file = await open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    file = await open(path, O_RDONLY | O_NONBLOCK | (opts.followSymlinks ? 0 : O_NOFOLLOW));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP') throw new NotRegularFile(path, 'a symlink');
+    if (code === 'ELOOP') throw new NotRegularFile(path, opts.followSymlinks ? 'a symlink loop' : 'a symlink');
     if (code === 'ENXIO') throw new NotRegularFile(path, 'a socket');
     throw err;
   }

@@ -11,7 +11,7 @@ const byName = (checks: Check[]) => Object.fromEntries(checks.map((c) => [c.chec
 describe('doctor', () => {
   const make = useCliNode();
 
-  it('passes every check on a node set up as the guide says, and exits 0', async () => {
+  it('passes every check it can see on a node set up as the guide says, and exits 0', async () => {
     const n = await make();
     const out = await n.cli('doctor', '--json');
     expect(out.stderr).toBe('');
@@ -20,8 +20,10 @@ describe('doctor', () => {
     expect(checks.map((c) => `${c.status} ${c.check}`)).toEqual([
       'PASS mellanox-pf', 'PASS kernel', 'PASS ovs-hw-offload', 'PASS kube-ovn-daemon', 'PASS vfs', 'PASS switchdev', 'PASS hw-tc-offload',
       'PASS bond', 'PASS vf-drivers', 'PASS representors', 'PASS networkmanager',
+      // The CNI group (cli-doctor-cni.test.ts); the topology is a NAD, in the API: unseen, WARN.
+      'PASS offload-plugin', 'PASS multus', 'PASS multus-chroot', 'WARN cni-topology', 'PASS kube-ovn-plugin',
     ]);
-    expect(summary).toEqual({ pass: 11, warn: 0, fail: 0 });
+    expect(summary).toEqual({ pass: 15, warn: 1, fail: 0 });
     expect(byName(checks)['mellanox-pf']!.detail).toBe('0000:42:00.0 ConnectX-5 (enp66s0f0np0)');
     expect(byName(checks).representors!.detail).toBe('4 of 4: enp66s0f0r0 enp66s0f0r1 enp66s0f0r2 enp66s0f0r3');
   });
@@ -71,7 +73,7 @@ describe('doctor', () => {
     expect(out.stdout).not.toContain('\x1b[');
     const lines = out.stdout.split('\n');
     expect(lines).toContain('  PASS  switchdev        switchdev (devlink)');
-    expect(lines.at(-1)).toBe('PASS 11  WARN 0  FAIL 0');
+    expect(lines.at(-1)).toBe('PASS 15  WARN 1  FAIL 0');
   });
 
   it('exits 2 with its help for a PF it does not know', async () => {

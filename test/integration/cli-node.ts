@@ -1,7 +1,8 @@
 /**
  * A simulated node as the operator CLI sees it: the fake sysfs, /proc/sys/kernel/osrelease,
  * a real ovsdb-server and the simulated kube-ovn daemon at their default places under
- * /run/openvswitch of the root. Removed after each test.
+ * /run/openvswitch of the root, and the CNI conf and bin dirs (test/support/cni-dirs.ts).
+ * Removed after each test.
  */
 import { afterEach } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -11,16 +12,27 @@ import { SimDaemon } from '../support/sim-daemon.js';
 import { SimCluster } from '../support/sim-cluster.js';
 import { startOvsdb, type OvsdbServer } from '../support/ovsdb-server.js';
 import { cli, type CliOutcome } from '../support/cli.js';
+import { CniDirs, guideSetup } from '../support/cni-dirs.js';
 
 export interface CliNode {
   node: SimNode;
   ovs?: OvsdbServer;
   daemon?: SimDaemon;
+  /** $ROOT/etc/cni/net.d and $ROOT/opt/cni/bin. */
+  cni: CniDirs;
   stateDir: string;
   cli(...args: string[]): Promise<CliOutcome>;
 }
 
-export function useCliNode(): (opts?: { spec?: NodeSpec; kernel?: string; services?: boolean }) => Promise<CliNode> {
+export interface CliNodeOptions {
+  spec?: NodeSpec;
+  kernel?: string;
+  services?: boolean;
+  /** What the CNI dirs hold; default guideSetup (thick Multus, chrootDir, clusterNetwork a NAD); false: empty dirs. */
+  cni?: false | ((dirs: CniDirs) => void);
+}
+
+export function useCliNode(): (opts?: CliNodeOptions) => Promise<CliNode> {
   const made: CliNode[] = [];
   afterEach(async () => {
     for (const n of made.splice(0)) {
@@ -31,8 +43,9 @@ export function useCliNode(): (opts?: { spec?: NodeSpec; kernel?: string; servic
   });
   return async (opts = {}) => {
     const node = new SimNode(opts.spec ?? { pfs: [connectx5()] });
-    const entry: CliNode = { node, stateDir: join(node.root, 'state'), cli: () => Promise.reject(new Error('not ready')) };
+    const entry: CliNode = { node, cni: new CniDirs(node.root), stateDir: join(node.root, 'state'), cli: () => Promise.reject(new Error('not ready')) };
     made.push(entry);
+    if (opts.cni !== false) (opts.cni ?? guideSetup)(entry.cni);
     mkdirSync(join(node.root, 'proc/sys/kernel'), { recursive: true });
     writeFileSync(join(node.root, 'proc/sys/kernel/osrelease'), `${opts.kernel ?? '6.1.0-18-amd64'}\n`);
     const run = join(node.root, 'run', 'openvswitch');

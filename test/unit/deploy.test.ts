@@ -98,6 +98,8 @@ describe('deploy/daemonset.yaml: where and how it runs', () => {
     ['/run/openvswitch', '/run/openvswitch', true],
     ['/var/lib/cni/kube-ovn-offload', '/var/lib/cni/kube-ovn-offload', true],
     ['/var/log/kube-ovn', '/var/log/kube-ovn', true],
+    ['/etc/cni/net.d', '/etc/cni/net.d', true],
+    ['/opt/cni/bin', '/opt/cni/bin', true],
   ])('mounts the host’s %s at %s, read-only: %s', (hostPath, mountPath, readOnly) => {
     const { mount, volume } = mountAt(mountPath);
     expect(mount, `no volumeMount at ${mountPath}`).toBeDefined();
