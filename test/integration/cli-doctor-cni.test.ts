@@ -121,7 +121,8 @@ describe('doctor: the CNI set-up', () => {
       const n = await make();
       const out = await n.cli('doctor');
       expect(out.exitCode).toBe(0);
-      const lines = out.stdout.split('\n');
+      expect(out.stdout.endsWith('\n')).toBe(true);
+      const lines = out.stdout.slice(0, -1).split('\n');
       const header = lines.indexOf(`CNI ${n.cni.confDir} ${n.cni.binDir}`);
       expect(header).toBeGreaterThan(lines.indexOf('PF 0000:42:00.0 enp66s0f0np0'));
       expect(lines.slice(header + 1, header + 8).map((l) => l.slice(0, 25))).toEqual([

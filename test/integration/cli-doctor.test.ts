@@ -71,7 +71,8 @@ describe('doctor', () => {
     const n = await make();
     const out = await n.cli('doctor', '--pf', 'enp66s0f0np0');
     expect(out.stdout).not.toContain('\x1b[');
-    const lines = out.stdout.split('\n');
+    expect(out.stdout.endsWith('\n')).toBe(true);
+    const lines = out.stdout.slice(0, -1).split('\n');
     expect(lines).toContain('  PASS  switchdev        switchdev (devlink)');
     expect(lines.at(-1)).toBe('PASS 15  WARN 1  FAIL 0');
   });

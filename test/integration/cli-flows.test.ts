@@ -3,11 +3,10 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FlowsReport } from '../../src/cli/flows.js';
 import { StateStore, type Attachment } from '../../src/plugin/state.js';
-import { PLUGIN_BIN } from '../support/plugin.js';
+import { cli } from '../support/cli.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/flows/', import.meta.url));
 const fixture = (name: string) => join(FIXTURES, name);
@@ -54,16 +53,8 @@ afterEach(() => {
 });
 
 /** The bundle as an operator runs it: no CNI_COMMAND, fakes first on PATH. */
-async function flows(args: string[], env: Record<string, string> = {}) {
-  const r = await execa(process.execPath, [PLUGIN_BIN, 'flows', ...args], {
-    env: { PATH: `${fakeBin}:/usr/bin:/bin`, KUBE_OVN_OFFLOAD_STATE_DIR: stateDir, ...env },
-    extendEnv: false,
-    reject: false,
-    timeout: 30_000,
-    stdin: 'ignore',
-    stripFinalNewline: false,
-  });
-  return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
+function flows(args: string[], env: Record<string, string> = {}) {
+  return cli(['flows', ...args], { PATH: `${fakeBin}:/usr/bin:/bin`, KUBE_OVN_OFFLOAD_STATE_DIR: stateDir, ...env });
 }
 
 async function report(args: string[], env?: Record<string, string>): Promise<FlowsReport> {

@@ -7,12 +7,11 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { StatusReport } from '../../src/cli/status.js';
 import { representorHostName } from '../../src/kubeovn/naming.js';
 import { StateStore } from '../../src/plugin/state.js';
-import { PLUGIN_BIN } from '../support/plugin.js';
+import { cli } from '../support/cli.js';
 import { useCliNode, type CliNode } from './cli-node.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/flows/', import.meta.url));
@@ -53,16 +52,8 @@ async function attach(n: CliNode, vfIndex: number, containerId: string, name: st
 }
 
 /** The bundle as an operator runs it; `env` replaces the node's (PATH without /usr/bin: no ovs-appctl). */
-async function status(n: CliNode, args: string[], env: Record<string, string> = {}) {
-  const r = await execa(process.execPath, [PLUGIN_BIN, 'status', ...args], {
-    env: { ...n.node.env(), KUBE_OVN_OFFLOAD_STATE_DIR: n.stateDir, ...env },
-    extendEnv: false,
-    reject: false,
-    timeout: 30_000,
-    stdin: 'ignore',
-    stripFinalNewline: false,
-  });
-  return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
+function status(n: CliNode, args: string[], env: Record<string, string> = {}) {
+  return cli(['status', ...args], { ...n.node.env(), KUBE_OVN_OFFLOAD_STATE_DIR: n.stateDir, ...env });
 }
 
 async function report(n: CliNode, args: string[], exitCode: number, env?: Record<string, string>): Promise<StatusReport> {
@@ -319,7 +310,7 @@ default/web  broken
     for (const text of ['--pod NS/NAME', '--json', '--input FILE', '--ovsdb SOCK', '--state-dir DIR', 'Not the CNI STATUS command', 'software path', 'Exit status: 0', '; 1 a pod is broken or on', '; 3 none is, but some pod is unknown']) {
       expect(out.stdout).toContain(text);
     }
-    const usage = await execa(process.execPath, [PLUGIN_BIN, '--help'], { env: { PATH: '/usr/bin:/bin' }, extendEnv: false, reject: false, timeout: 30_000, stdin: 'ignore' });
+    const usage = await cli(['--help'], { PATH: '/usr/bin:/bin' });
     expect(usage.stdout).toContain('kube-ovn-offload status [--pod NS/NAME] [--json] [--input FILE]');
   });
 });
