@@ -1,8 +1,8 @@
 import { connect } from 'node:net';
-import { request } from 'node:http';
 import { CniError, Code, firstLine } from '../cni/errors.js';
 import { preview } from '../cni/preview.js';
 import { CniResponse, type CniRequest } from './protocol.js';
+import { HttpError, postUnix, type HttpAnswer } from './http.js';
 
 /**
  * Bounds on what the daemon sends. kube-ovn's ADD answer is a few hundred bytes (an ips[] entry
@@ -43,14 +43,6 @@ export function daemonMayHaveActed(err: unknown): boolean {
   if (err instanceof DaemonUnreachable) return false;
   if (err instanceof DaemonRefusal) return err.plumbing;
   return true;
-}
-
-interface HttpAnswer {
-  status: number;
-  /** At most MAX_DAEMON_BODY_BYTES of it. */
-  body: string;
-  /** The body went past MAX_DAEMON_BODY_BYTES; the rest was not read. */
-  oversize: boolean;
 }
 
 /** The kube-ovn daemon over its unix socket, as kube-ovn's own binary talks to it. */
@@ -165,42 +157,16 @@ function nestsDeeperThan(text: string, max: number): boolean {
   return false;
 }
 
-function post(socketPath: string, path: string, payload: CniRequest, timeoutMs: number): Promise<HttpAnswer> {
-  const data = Buffer.from(JSON.stringify(payload));
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { socketPath, path, method: 'POST', agent: false, headers: { 'Content-Type': 'application/json', 'Content-Length': data.length, Host: 'dummy' } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        const answer = (oversize: boolean) => ({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), oversize });
-        res.on('data', (c: Buffer) => {
-          if (size > MAX_DAEMON_BODY_BYTES) return; // hung up already
-          if (size + c.length <= MAX_DAEMON_BODY_BYTES) {
-            chunks.push(c);
-            size += c.length;
-            return;
-          }
-          // Enough is known: keep what fits, for the message, and hang up on the rest.
-          chunks.push(c.subarray(0, MAX_DAEMON_BODY_BYTES - size));
-          size += c.length;
-          resolve(answer(true));
-          req.destroy();
-        });
-        res.on('end', () => resolve(answer(false)));
-        res.on('error', (err) => reject(transportError(err, socketPath, path)));
-      },
-    );
-    const timer = setTimeout(() => {
-      req.destroy(new CniError(Code.TryAgainLater, `kube-ovn daemon did not answer within ${timeoutMs / 1000}s`, `POST ${path} on ${socketPath}; raise daemon_timeout_s or see the kube-ovn-cni pod's log on this node`));
-    }, timeoutMs);
-    req.on('error', (err) => reject(err instanceof CniError ? err : transportError(err, socketPath, path)));
-    req.on('close', () => clearTimeout(timer));
-    req.end(data);
-  });
+async function post(socketPath: string, path: string, payload: CniRequest, timeoutMs: number): Promise<HttpAnswer> {
+  const onTimeout = () => new CniError(Code.TryAgainLater, `kube-ovn daemon did not answer within ${timeoutMs / 1000}s`, `POST ${path} on ${socketPath}; raise daemon_timeout_s or see the kube-ovn-cni pod's log on this node`);
+  try {
+    return await postUnix(socketPath, path, Buffer.from(JSON.stringify(payload)), { timeoutMs, maxBody: MAX_DAEMON_BODY_BYTES, onTimeout });
+  } catch (err) {
+    throw err instanceof HttpError ? transportError(err, socketPath, path) : err;
+  }
 }
 
-function transportError(err: NodeJS.ErrnoException, socket: string, path: string): CniError {
+function transportError(err: HttpError, socket: string, path: string): CniError {
   const why =
     err.code === 'ENOENT' ? `kube-ovn daemon socket ${socket} does not exist`
     : err.code === 'ECONNREFUSED' ? `kube-ovn daemon socket ${socket} refused the connection`
