@@ -75,7 +75,10 @@ export function connectx5(opts: { vfs?: number; prefix?: string; mode?: Mode; hw
   const pci = opts.pci ?? '0000:42:00.0';
   const prefix = opts.prefix ?? 'enp66s0f0';
   const mode = opts.mode ?? 'switchdev';
-  const base = pci.slice(0, -4); // "0000:42:"
+  // VFs follow the PF at routing ID + 2 + N, as on a ConnectX: 0000:42:00.2, .3, … 0000:42:01.0, … 0000:42:1f.7, 0000:43:00.0
+  const rid = (parseInt(pci.slice(5, 7), 16) << 8) | (parseInt(pci.slice(8, 10), 16) << 3) | Number(pci.slice(11));
+  const hex = (n: number) => n.toString(16).padStart(2, '0');
+  const address = (r: number) => `${pci.slice(0, 5)}${hex(r >> 8)}:${hex((r >> 3) & 0x1f)}.${r & 7}`;
   return {
     pci,
     uplink: `${prefix}np0`.slice(0, 15),
@@ -85,14 +88,24 @@ export function connectx5(opts: { vfs?: number; prefix?: string; mode?: Mode; hw
     totalVfs: 8,
     vfs: Array.from({ length: n }, (_, i) => ({
       index: i,
-      // VFs follow the PF: 0000:42:00.2, .3, … then 0000:42:01.0
-      pci: `${base}${String(Math.floor((i + 2) / 8)).padStart(2, '0')}.${(i + 2) % 8}`,
+      pci: address(rid + 2 + i),
       driver: 'mlx5_core' as const,
       netdev: `${prefix}v${i}`.slice(0, 15),
       rep: `${prefix}r${i}`.slice(0, 15), // present in sysfs only in switchdev mode
       mac: `02:00:00:00:42:${String(i).padStart(2, '0')}`,
     })),
   };
+}
+
+/**
+ * sriov_offset and sriov_stride as the kernel shows them: VF N at the PF's routing ID +
+ * offset + N × stride. Taken from VF 0's address (ConnectX: offset 2, stride 1); a spec whose
+ * VFs do not follow it keeps the kernel's files anyway, and the plugin must notice.
+ */
+function sriovPlacement(pf: PfSpec): Record<string, string> {
+  const rid = (pci: string) => (parseInt(pci.slice(5, 7), 16) << 8) | (parseInt(pci.slice(8, 10), 16) << 3) | Number(pci.slice(11));
+  const first = pf.vfs[0];
+  return { sriov_offset: String(first ? rid(first.pci) - rid(pf.pci) - first.index : 2), sriov_stride: '1' };
 }
 
 export class SimNode {
@@ -385,7 +398,7 @@ export class SimNode {
 
   /** Writes a PF, its VFs and (in switchdev) the representors, from the model. */
   private rebuildPf(pf: PfSpec): void {
-    const pfDir = this.pciDevice(pf.pci, { vendor: '0x15b3', device: '0x1017', sriov_numvfs: String(pf.vfs.length), sriov_totalvfs: String(pf.totalVfs) }, 'mlx5_core');
+    const pfDir = this.pciDevice(pf.pci, { vendor: '0x15b3', device: '0x1017', sriov_numvfs: String(pf.vfs.length), sriov_totalvfs: String(pf.totalVfs), ...sriovPlacement(pf) }, 'mlx5_core');
     const pfNum = pf.pci.slice(-1);
     rmSync(join(pfDir, 'net'), { recursive: true, force: true });
     const uplinkAttrs: Record<string, string> = { address: 'b8:59:9f:c1:ec:12' };
