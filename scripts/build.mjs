@@ -1,6 +1,6 @@
 // Bundles src/main.ts for bin/kube-ovn-offload: dist/kube-ovn-offload.mjs plus chunks that
 // load only when their path needs them (the CLI never loads for a CNI call, nor the plugin
-// for the CLI). `--sea` instead writes one CommonJS file for the single executable.
+// for the CLI). `--sea` instead writes one CommonJS file of src/sea.ts for the single executable.
 import { build } from 'esbuild';
 import { readFileSync, rmSync } from 'node:fs';
 
@@ -21,8 +21,9 @@ const common = {
 };
 
 if (sea) {
-  // Node 20's single executable runs one CommonJS script: no chunks, dynamic imports inlined.
-  await build({ ...common, outfile: 'dist/sea/kube-ovn-offload.cjs', format: 'cjs' });
+  // Node 20's single executable runs one CommonJS script, from src/sea.ts: everything in it,
+  // ready for the start-up snapshot.
+  await build({ ...common, entryPoints: { 'kube-ovn-offload': 'src/sea.ts' }, outfile: 'dist/sea/kube-ovn-offload.cjs', format: 'cjs' });
 } else {
   rmSync('dist/chunks', { recursive: true, force: true });
   await build({
