@@ -92,7 +92,7 @@ export function connectx5(opts: { vfs?: number; prefix?: string; mode?: Mode; hw
       driver: 'mlx5_core' as const,
       netdev: `${prefix}v${i}`.slice(0, 15),
       rep: `${prefix}r${i}`.slice(0, 15), // present in sysfs only in switchdev mode
-      mac: `02:00:00:00:42:${String(i).padStart(2, '0')}`,
+      mac: `02:00:00:${hex(i >> 8)}:42:${hex(i & 0xff)}`,
     })),
   };
 }
@@ -425,7 +425,7 @@ export class SimNode {
       if (vf.netdev && vf.driver === 'mlx5_core') this.writeNetdev(vf.pci, vf.netdev, { address: vf.mac });
       else rmSync(join(vfDir, 'net'), { recursive: true, force: true }); // vfio-pci: no netdev
       if (pf.mode === 'switchdev' && vf.rep) {
-        this.writeNetdev(pf.pci, vf.rep, { phys_port_name: `pf${pfNum}vf${vf.index}`, phys_switch_id: pf.switchId, address: `ee:00:00:00:42:${String(vf.index).padStart(2, '0')}` });
+        this.writeNetdev(pf.pci, vf.rep, { phys_port_name: `pf${pfNum}vf${vf.index}`, phys_switch_id: pf.switchId, address: `ee:00:00:${(vf.index >> 8).toString(16).padStart(2, '0')}:42:${(vf.index & 0xff).toString(16).padStart(2, '0')}` });
       } else if (vf.rep) {
         rmSync(this.sys('class', 'net', vf.rep), { force: true });
       }
