@@ -423,12 +423,19 @@ function dechunk(s) {
   }
 }
 
-Promise.resolve()
-  .then(main)
-  .then(
-    () => process.exit(0),
-    (err) => {
-      process.stdout.write(JSON.stringify({ cniVersion: '1.0.0', code: 999, msg: `floor: ${err.message}` }) + '\n');
-      process.exit(1);
-    },
-  );
+function start() {
+  Promise.resolve()
+    .then(main)
+    .then(
+      () => process.exit(0),
+      (err) => {
+        process.stdout.write(JSON.stringify({ cniVersion: '1.0.0', code: 999, msg: `floor: ${err.message}` }) + '\n');
+        process.exit(1);
+      },
+    );
+}
+
+// Packaged as the plugin is: into a start-up snapshot by default (scripts/package.sh).
+const { startupSnapshot } = require('node:v8');
+if (startupSnapshot.isBuildingSnapshot()) startupSnapshot.setDeserializeMainFunction(start);
+else start();
