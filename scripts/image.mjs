@@ -295,7 +295,7 @@ function linkBlob(layout, file, digest) {
 /**
  * dist/kube-ovn-offload, repackaged unless it already carries the current bundle (`npm run package`
  * embeds the bundle verbatim) and is newer than the node binary and package.sh. Repackaging gives
- * other bytes each time (V8's code cache), so reusing it keeps a second build identical.
+ * other bytes each time (V8's start-up snapshot), so reusing it keeps a second build identical.
  */
 async function executable() {
   await run(process.execPath, ['scripts/build.mjs', '--sea'], { timeout: 120_000 });

@@ -1,11 +1,13 @@
-import { readFile, readdir, readlink } from 'node:fs/promises';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CniError, Code } from '../cni/errors.js';
 
 /**
  * Reads /sys under a root (KUBE_OVN_OFFLOAD_SYSFS_ROOT, default "/"), so tests hand it a
  * tree of real folders and symlinks. Absence is an answer (undefined / []); any other
- * failure is an I/O error naming the file.
+ * failure is an I/O error naming the file. Synchronous underneath: a sysfs attribute is read
+ * in microseconds, and each trip through the thread pool cost more than the read (a PF with
+ * 128 VFs lists 129 netdevs to look through); the methods stay async for their callers.
  */
 export class Sysfs {
   constructor(readonly root: string) {}
@@ -25,7 +27,7 @@ export class Sysfs {
   /** File content without the trailing newline; undefined when absent or not supported. */
   async read(path: string): Promise<string | undefined> {
     try {
-      return (await readFile(path, 'utf8')).trim();
+      return readFileSync(path, 'utf8').trim();
     } catch (err) {
       if (isAbsent(err)) return undefined;
       throw ioError(path, err);
@@ -34,7 +36,7 @@ export class Sysfs {
 
   async list(path: string): Promise<string[]> {
     try {
-      return (await readdir(path)).sort();
+      return readdirSync(path).sort();
     } catch (err) {
       if (isAbsent(err)) return [];
       throw ioError(path, err);
@@ -44,7 +46,7 @@ export class Sysfs {
   /** Basename of a symlink's target ("physfn" → "0000:42:00.0"); undefined when absent. */
   async linkName(path: string): Promise<string | undefined> {
     try {
-      return basename(await readlink(path));
+      return basename(readlinkSync(path));
     } catch (err) {
       if (isAbsent(err)) return undefined;
       throw ioError(path, err);

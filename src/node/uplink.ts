@@ -11,14 +11,12 @@ export interface PfNetdevs {
 /**
  * The uplink of a PF. In switchdev mode <pf>/net also lists the representors, and one may
  * sort first (sriovnet#32, sriov-network-device-plugin#383), so never take the first entry.
- * Every netdev's phys_port_name is read at once, not one after another: a PF with 128 VFs
- * lists 129, and the uplink may sort last.
+ * Each netdev's phys_port_name first, its phys_switch_id only for a p<N>.
  */
 export async function findUplink(sysfs: Sysfs, pf: string): Promise<PfNetdevs> {
   const all = await sysfs.list(sysfs.pciDevice(pf, 'net'));
-  const portNames = await Promise.all(all.map((dev) => sysfs.read(sysfs.pciDevice(pf, 'net', dev, 'phys_port_name'))));
-  for (const [i, dev] of all.entries()) {
-    const portName = portNames[i];
+  for (const dev of all) {
+    const portName = await sysfs.read(sysfs.pciDevice(pf, 'net', dev, 'phys_port_name'));
     if (!portName || !isUplinkPortName(portName)) continue;
     if (await sysfs.read(sysfs.pciDevice(pf, 'net', dev, 'phys_switch_id'))) return { uplink: dev, all };
   }
