@@ -6,7 +6,7 @@
  * VF's representor.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, unlink } from 'node:fs/promises';
+import { mkdir, rename, unlink } from './fs-now.js';
 import { dirname } from 'node:path';
 import { createExclusive, readRegularFile } from './files.js';
 

@@ -2,10 +2,9 @@
  * The plugin's own small files (records, locks, device-info), read and made so that an odd
  * file left at their path cannot hang, redirect or flood it: reads never block on a FIFO,
  * never follow a symlink at the last component (unless asked, for others' files) and stop at
- * a size; creates are exclusive.
+ * a size; creates are exclusive. Synchronous underneath (see fs-now.ts); async for callers.
  */
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, openSync, readSync, writeFileSync } from 'node:fs';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
 
@@ -29,9 +28,9 @@ export class FileTooLarge extends Error {
  * entries, the kubelet's ConfigMap volumes); the plugin's own files are never followed.
  */
 export async function readRegularFile(path: string, maxBytes: number, opts: { followSymlinks?: boolean } = {}): Promise<string> {
-  let file;
+  let fd: number;
   try {
-    file = await open(path, O_RDONLY | O_NONBLOCK | (opts.followSymlinks ? 0 : O_NOFOLLOW));
+    fd = openSync(path, O_RDONLY | O_NONBLOCK | (opts.followSymlinks ? 0 : O_NOFOLLOW));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ELOOP') throw new NotRegularFile(path, opts.followSymlinks ? 'a symlink loop' : 'a symlink');
@@ -39,29 +38,29 @@ export async function readRegularFile(path: string, maxBytes: number, opts: { fo
     throw err;
   }
   try {
-    const stat = await file.stat();
+    const stat = fstatSync(fd);
     if (!stat.isFile()) throw new NotRegularFile(path, kindOf(stat));
     // Not stat's size, which procfs reports as 0: read until EOF or one byte past the limit.
     const buffer = Buffer.alloc(maxBytes + 1);
     let length = 0;
     for (;;) {
-      const { bytesRead } = await file.read(buffer, length, buffer.length - length, null);
+      const bytesRead = readSync(fd, buffer, length, buffer.length - length, null);
       if (bytesRead === 0) return buffer.subarray(0, length).toString('utf8');
       length += bytesRead;
       if (length > maxBytes) throw new FileTooLarge(path, maxBytes);
     }
   } finally {
-    await file.close();
+    closeSync(fd);
   }
 }
 
 /** Writes a new file: fails (EEXIST) when anything, a planted symlink included, is at the path. */
 export async function createExclusive(path: string, data: string, mode: number): Promise<void> {
-  const file = await open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
+  const fd = openSync(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
   try {
-    await file.writeFile(data);
+    writeFileSync(fd, data);
   } finally {
-    await file.close();
+    closeSync(fd);
   }
 }
 

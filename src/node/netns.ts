@@ -1,4 +1,4 @@
-import { stat, statfs } from 'node:fs/promises';
+import { stat, statfs } from './fs-now.js';
 import * as z from 'zod/mini';
 import { CniError, Code } from '../cni/errors.js';
 import { garbage, parseToolJson, type RunTool } from './tools.js';

@@ -1,4 +1,4 @@
-import { link, lstat, mkdir, readdir, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, readdir, unlink } from '../node/fs-now.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, Code } from '../cni/errors.js';

@@ -45,13 +45,18 @@ export async function preflight(deps: NodeDeps, pci: string, conf: Pick<Config, 
   const { sysfs, run } = deps;
   const vf = await resolveVf(sysfs, pci);
   if (opts.vfInHost) refuseIfVfElsewhere(vf, conf.vfDriver);
-  const netdevs = await findUplink(sysfs, vf.pf);
-  // The tool calls and the OVSDB query are independent: run them side by side.
-  const [modeAnswer, ports, hwTcAnswer, ovs, bond] = await Promise.all([
+  // The tool calls and the OVSDB query are independent: run them side by side, each started
+  // as soon as what it needs is known (devlink and OVSDB while the uplink is looked for).
+  const early = Promise.all([
     eswitchMode(run, vf.pf),
     devlinkPorts(run),
-    netdevs.uplink ? hwTcOffload(run, netdevs.uplink) : undefined,
     conf.offload.checkOvs ? deps.ovsdb.hwOffload() : undefined,
+  ]);
+  early.catch(() => undefined); // awaited below; a failure meanwhile must not go unhandled
+  const netdevs = await findUplink(sysfs, vf.pf);
+  const [[modeAnswer, ports, ovs], hwTcAnswer, bond] = await Promise.all([
+    early,
+    netdevs.uplink ? hwTcOffload(run, netdevs.uplink) : undefined,
     netdevs.uplink && !conf.offload.allowBond ? bondOf(sysfs, netdevs.uplink) : undefined,
   ]);
   const eswitch = await eswitchModeOf(sysfs, modeAnswer, netdevs);

@@ -1,4 +1,4 @@
-import { mkdir, readdir, rename, unlink } from 'node:fs/promises';
+import { mkdir, readdir, rename, unlink } from '../node/fs-now.js';
 import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { CniError, Code } from '../cni/errors.js';
