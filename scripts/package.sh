@@ -28,7 +28,7 @@ cat > "dist/sea/$name-config.json" <<JSON
   "useCodeCache": $code_cache
 }
 JSON
-# Node 20 warns that child_process and tty are "not yet fully verified" in a snapshot; the
+# Node 20 warns that child_process is "not yet fully verified" in a snapshot; the
 # tests run this executable (sea, cnitool and containerd suites). Shown on failure.
 if ! node --experimental-sea-config "dist/sea/$name-config.json" >"dist/sea/$name-config.log" 2>&1; then
   cat "dist/sea/$name-config.log" >&2

@@ -36,7 +36,7 @@ async function main(paths: Paths): Promise<number> {
       isTTY: Boolean(process.stdout.isTTY),
     });
   }
-  const stdin = await readStdin();
+  const stdin = await readStdin(process.stdin);
   let code = 0;
   if (command === 'VERSION') {
     // Needs nothing but the version table: no schema, no node tools.
@@ -47,7 +47,6 @@ async function main(paths: Paths): Promise<number> {
     code = await runPlugin({ env: process.env, stdin, stdout: (s) => process.stdout.write(s) });
   }
   // The answer is out (stdout to a pipe or file is written synchronously on Linux): whatever
-  // an invocation still waits on (a read of a stdin never closed, anything past the deadline)
-  // must not keep the runtime waiting.
+  // an invocation that hit its deadline still waits on must not keep the runtime waiting.
   process.exit(code);
 }

@@ -28,6 +28,9 @@ export type HwOffloadAnswer = { reachable: true; value: string | undefined } | {
 // Wire shapes. OVSDB writes a uuid as ["uuid", "…"] and a map as ["map", [[k, v], …]].
 const Uuid = z.tuple([z.literal('uuid'), z.string()]);
 const Name = z.object({ name: z.string() });
+// A set of one is written as its element: ["uuid", "…"]; of any other size ["set", [["uuid", "…"], …]].
+const UuidSet = z.union([Uuid, z.tuple([z.literal('set'), z.array(Uuid)])]);
+const uuidsOf = (set: z.infer<typeof UuidSet>): string[] => (set[0] === 'uuid' ? [set[1]] : set[1].map(([, u]) => u));
 const StringMap = z.tuple([z.literal('map'), z.array(z.tuple([z.string(), z.string()]))]);
 const Message = z.object({ id: z.optional(z.unknown()), method: z.optional(z.string()), params: z.optional(z.unknown()), result: z.optional(z.unknown()), error: z.optional(z.unknown()) });
 // An operation that was not reached after an earlier failure may come back as null.
@@ -107,26 +110,22 @@ export function ovsdbClient(socketPath: string, timeoutMs: number): Ovsdb {
 
     portBinding: (port) =>
       reached(async (request) => {
-        // A bridge names its ports by uuid, so the port is read first; the wait makes the second
-        // read fail, not misreport, when the port was removed or renamed in between.
-        for (let attempt = 0; attempt < 3; attempt++) {
-          const found = rows(check(await transact(request, [selectPort(port)]))[0]);
-          if (found[0] === undefined) return undefined;
-          const uuid = parse(Uuid, found[0]._uuid, 'Port._uuid');
-          const results = await transact(request, [
-            { op: 'wait', table: 'Port', where: [['_uuid', '==', uuid]], columns: ['name'], until: '==', rows: [{ name: port }], timeout: 0 },
-            { op: 'select', table: 'Bridge', where: [['ports', 'includes', uuid]], columns: ['name'] },
-            { op: 'select', table: 'Interface', where: [['name', '==', port]], columns: ['external_ids'] },
-          ]);
-          if (results[0]?.error === 'timed out') continue; // the port changed under us: look again
-          const [, bridges, ifaces] = check(results);
-          const iface = rows(ifaces)[0];
-          return {
-            bridge: rows(bridges).map((b) => parse(Name, b, 'Bridge.name').name).sort()[0],
-            externalIds: iface && Object.fromEntries(parse(StringMap, iface.external_ids, 'Interface.external_ids')[1]),
-          };
-        }
-        throw new CniError(Code.IOFailure, `OVS port ${port} kept changing while it was being read`, `\`ovs-vsctl port-to-br ${port}\``);
+        // One transaction is one consistent view: the port, every bridge's port set (a bridge
+        // names its ports by uuid) and the port's Interface, read together.
+        const [ports, bridges, ifaces] = check(await transact(request, [
+          { op: 'select', table: 'Port', where: [['name', '==', port]], columns: ['_uuid'] },
+          { op: 'select', table: 'Bridge', where: [], columns: ['name', 'ports'] },
+          { op: 'select', table: 'Interface', where: [['name', '==', port]], columns: ['external_ids'] },
+        ]));
+        const found = rows(ports)[0];
+        if (found === undefined) return undefined;
+        const [, uuid] = parse(Uuid, found._uuid, 'Port._uuid');
+        const holding = rows(bridges).filter((b) => uuidsOf(parse(UuidSet, b.ports, 'Bridge.ports')).includes(uuid));
+        const iface = rows(ifaces)[0];
+        return {
+          bridge: holding.map((b) => parse(Name, b, 'Bridge.name').name).sort()[0],
+          externalIds: iface && Object.fromEntries(parse(StringMap, iface.external_ids, 'Interface.external_ids')[1]),
+        };
       }),
 
     portExists: (port) => reached(async (request) => rows(check(await transact(request, [selectPort(port)]))[0]).length > 0),

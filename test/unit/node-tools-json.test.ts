@@ -126,6 +126,16 @@ describe('devlinkPorts', () => {
     await expect(devlinkPorts(run)).rejects.toMatchObject({ code: 5, message: 'devlink printed output that is not JSON' });
   });
 
+  it.each([
+    ['no port key', '{"ports":{}}'],
+    ['port as a list', '{"port":[]}'],
+    ['a port that is not an object', '{"port":{"pci/0000:42:00.0/1":"pf0vf0"}}'],
+    ['a vfnum that is a string', '{"port":{"pci/0000:42:00.0/1":{"netdev":"pf0vf0","flavour":"pcivf","controller":0,"vfnum":"0"}}}'],
+    ['a netdev that is a number', '{"port":{"pci/0000:42:00.0/1":{"netdev":7}}}'],
+  ])('JSON of another shape is garbage (5): %s', async (_, json) => {
+    await expect(devlinkPorts(fakeRun({ 'devlink -j port show': ok(json) }))).rejects.toMatchObject({ code: 5, message: 'devlink printed JSON of an unknown shape' });
+  });
+
   it('JSON nested 5000 deep is garbage (5) with a bounded message, before anything recurses into it', async () => {
     const deep = '{"port":{"pci/0000:42:00.0/1":{"x":' + '['.repeat(5000) + ']'.repeat(5000) + '}}}';
     const err = await devlinkPorts(fakeRun({ 'devlink -j port show': ok(deep) })).catch((e: CniError) => e);
