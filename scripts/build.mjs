@@ -24,6 +24,8 @@ if (sea) {
   // Node 20's single executable runs one CommonJS script, from src/sea.ts: everything in it,
   // ready for the start-up snapshot.
   await build({ ...common, entryPoints: { 'kube-ovn-offload': 'src/sea.ts' }, outfile: 'dist/sea/kube-ovn-offload.cjs', format: 'cjs' });
+  // The operator CLI, outside the snapshot: an asset of the executable that src/sea.ts compiles when asked.
+  await build({ ...common, entryPoints: { cli: 'src/cli/main.ts' }, outfile: 'dist/sea/cli.cjs', format: 'cjs' });
 } else {
   rmSync('dist/chunks', { recursive: true, force: true });
   await build({

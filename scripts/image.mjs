@@ -33,6 +33,7 @@ const OUT = join(REPO, 'dist/image');
 const ARCHIVE = join(OUT, 'kube-ovn-offload-installer.tar');
 const SEA = join(REPO, 'dist/kube-ovn-offload');
 const BUNDLE = join(REPO, 'dist/sea/kube-ovn-offload.cjs');
+const CLI_BUNDLE = join(REPO, 'dist/sea/cli.cjs'); // the executable's asset
 const INSTALLER = join(REPO, 'deploy/install-cni.sh');
 const DOCKERFILE = join(REPO, 'deploy/Dockerfile');
 // debian:bookworm-slim's config.Env, which the Dockerfile's final stage inherits.
@@ -293,15 +294,15 @@ function linkBlob(layout, file, digest) {
 // --- the executable and the Dockerfile -------------------------------------------------------------
 
 /**
- * dist/kube-ovn-offload, repackaged unless it already carries the current bundle (`npm run package`
- * embeds the bundle verbatim) and is newer than the node binary and package.sh. Repackaging gives
+ * dist/kube-ovn-offload, repackaged unless it already carries the current bundles (`npm run package`
+ * embeds the bundle and the CLI's verbatim) and is newer than the node binary and package.sh. Repackaging gives
  * other bytes each time (V8's start-up snapshot), so reusing it keeps a second build identical.
  */
 async function executable() {
   await run(process.execPath, ['scripts/build.mjs', '--sea'], { timeout: 120_000 });
   const made = existsSync(SEA) ? statSync(SEA).mtimeMs : 0;
   const fresh = made > statSync(process.execPath).mtimeMs && made > statSync(join(REPO, 'scripts/package.sh')).mtimeMs
-    && readFileSync(SEA).includes(readFileSync(BUNDLE));
+    && [BUNDLE, CLI_BUNDLE].every((part) => readFileSync(SEA).includes(readFileSync(part)));
   if (fresh) return say('executable: dist/kube-ovn-offload holds the current bundle, reused');
   say('executable: npm run package');
   await run('bash', ['scripts/package.sh'], { timeout: 300_000, show: true });

@@ -16,6 +16,10 @@ out=${2:-dist/kube-ovn-offload}
 name=$(basename "$out")
 if [ $# -eq 0 ]; then node scripts/build.mjs --sea; fi
 mkdir -p dist/sea
+# The plugin's own executable carries the operator CLI as an asset (src/sea.ts); Node >= 20.12.
+assets=''
+if [ $# -eq 0 ]; then assets=',
+  "assets": { "cli.cjs": "dist/sea/cli.cjs" }'; fi
 snapshot=${SEA_SNAPSHOT:-true}
 code_cache=${SEA_CODE_CACHE:-true}
 [ "$snapshot" = true ] && code_cache=false # Node ignores the code cache with a snapshot
@@ -25,7 +29,7 @@ cat > "dist/sea/$name-config.json" <<JSON
   "output": "dist/sea/$name-prep.blob",
   "disableExperimentalSEAWarning": true,
   "useSnapshot": $snapshot,
-  "useCodeCache": $code_cache
+  "useCodeCache": $code_cache$assets
 }
 JSON
 # Node 20 warns that child_process is "not yet fully verified" in a snapshot; the
