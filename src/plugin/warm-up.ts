@@ -13,7 +13,10 @@ import { CniResponse } from '../kubeovn/protocol.js';
 import { devlinkPorts, eswitchMode } from '../node/devlink.js';
 import { hwTcOffload } from '../node/features.js';
 import type { RunTool } from '../node/tools.js';
-import { Attachment } from './state.js';
+import { representorHostName } from '../kubeovn/naming.js';
+import { resultFromDaemon } from './daemon-result.js';
+import { daemonNamesProblem } from './request.js';
+import { Attachment, sameAttachment } from './state.js';
 
 const PF = '0000:42:00.0';
 const VF = '0000:42:00.2';
@@ -31,10 +34,15 @@ export async function warmUp(): Promise<void> {
   const result = { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', mac: '00:00:00:53:6b:12', sandbox: env.CNI_NETNS }], ips: [{ address: '10.16.0.5/16', gateway: '10.16.0.1', interface: 0 }], routes: [{ dst: '0.0.0.0/0', gw: '10.16.0.1' }], dns: {} };
   const stdin = JSON.stringify({ cniVersion: '1.0.0', name: 'kube-ovn', type: 'kube-ovn-offload', deviceID: VF, runtimeConfig: { deviceID: VF }, offload: { enforce: true }, prevResult: result });
   requireSupported(stdinVersion(stdin));
-  podIdentity(parseEnv(env));
+  const cni = parseEnv(env);
+  podIdentity(cni);
+  daemonNamesProblem(cni);
+  representorHostName(cni.containerId, cni.ifname);
+  sameAttachment({ network: 'kube-ovn', containerId: cni.containerId, ifname: 'eth0' }, { network: 'kube-ovn', containerId: cni.containerId, ifname: 'eth0' });
   const conf = parseConfig(parseJson(stdin), env);
   JSON.stringify(forVersion(mergeResults(parsePrevResult(conf.prevResult), result), conf.cniVersion));
   Attachment.safeParse({ version: 1, network: 'kube-ovn', containerId: env.CNI_CONTAINERID, ifname: 'eth0', netns: env.CNI_NETNS, pod: { name: 'web-0', namespace: 'default' }, deviceID: VF, pf: PF, uplink: 'p0', vfIndex: 0, mode: 'guard', representor: { original: 'pf0vf0', host: '5b45c61b307e_h' }, result: {}, createdAt: '2026-01-01T00:00:00.000Z' });
-  CniResponse.safeParse({ protocol: 'IPv4', ip_address: '10.16.0.5/16', mac_address: '00:00:00:53:6b:12', cidr: '10.16.0.0/16', gateway: '10.16.0.1', mtu: 1400 });
+  const answer = CniResponse.safeParse({ protocol: 'IPv4', ip_address: '10.16.0.5/16', mac_address: '00:00:00:53:6b:12', cidr: '10.16.0.0/16', gateway: '10.16.0.1', mtu: 1400 });
+  if (answer.success) resultFromDaemon(answer.data, { ifname: 'eth0', netns: env.CNI_NETNS, vfPci: VF }, { representor: '5b45c61b307e_h' });
   await Promise.all([eswitchMode(run, PF), devlinkPorts(run), hwTcOffload(run, 'p0')]);
 }
