@@ -23,12 +23,20 @@ export async function findRepresentor(sysfs: Sysfs, ports: Answer<DevlinkPort[]>
   return name ? { name, source: 'sysfs phys_port_name' } : undefined;
 }
 
-export async function representorFromSysfs(sysfs: Sysfs, pf: string, vfIndex: number): Promise<string | undefined> {
+/**
+ * The PF's netdev whose phys_port_name is pf<P>vf<N>. `likely`, a name it probably has (the
+ * one kube-ovn's daemon renames it to), is asked first: one read instead of one per netdev.
+ */
+export async function representorFromSysfs(sysfs: Sysfs, pf: string, vfIndex: number, likely?: string): Promise<string | undefined> {
   const want = pfNumber(pf);
-  for (const dev of await sysfs.list(sysfs.pciDevice(pf, 'net'))) {
+  const isIt = async (dev: string) => {
     const portName = await sysfs.read(sysfs.pciDevice(pf, 'net', dev, 'phys_port_name'));
     const parsed = portName ? parseVfPortName(portName) : undefined;
-    if (parsed && parsed.pf === want && parsed.vf === vfIndex) return dev;
+    return parsed !== undefined && parsed.pf === want && parsed.vf === vfIndex;
+  };
+  if (likely && (await isIt(likely))) return likely;
+  for (const dev of await sysfs.list(sysfs.pciDevice(pf, 'net'))) {
+    if (await isIt(dev)) return dev;
   }
   return undefined;
 }

@@ -267,11 +267,12 @@ async function clearStalePort(ctx: Context, port: string, owner: Record<string, 
  */
 async function representorNow(ctx: Context, vf: Vf): Promise<HostSide> {
   const { sysfs } = ctx.node;
+  const renamed = representorHostName(ctx.env.containerId, ctx.env.ifname);
   try {
-    const name = await representorFromSysfs(sysfs, vf.pf, vf.index);
+    const name = await representorFromSysfs(sysfs, vf.pf, vf.index, renamed);
     if (name) return { representor: name, mac: await sysfs.read(sysfs.netdev(name, 'address')) };
   } catch (err) {
     ctx.log.warn(`representor of VF ${vf.pci} not re-read after ADD: ${(err as Error).message}`);
   }
-  return { representor: representorHostName(ctx.env.containerId, ctx.env.ifname) };
+  return { representor: renamed };
 }

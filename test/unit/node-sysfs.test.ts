@@ -112,6 +112,14 @@ describe('representorFromSysfs', () => {
     expect(await representorFromSysfs(sysfs, '0000:42:00.0', 0)).toBeUndefined();
   });
 
+  it('asks a likely name first, and looks through the PF when it is wrong, another VF\'s or absent', async () => {
+    const { sysfs } = tree();
+    expect(await representorFromSysfs(sysfs, '0000:42:00.0', 3, 'enp66s0f0r3')).toBe('enp66s0f0r3');
+    expect(await representorFromSysfs(sysfs, '0000:42:00.0', 3, 'enp66s0f0r1')).toBe('enp66s0f0r3');
+    expect(await representorFromSysfs(sysfs, '0000:42:00.0', 3, '5b45c61b307e_h')).toBe('enp66s0f0r3');
+    expect(await representorFromSysfs(sysfs, '0000:42:00.0', 3, 'enp66s0f0np0')).toBe('enp66s0f0r3');
+  });
+
   it('needs the PF number to match: pf1vf0 is not VF 0 of PF 0', async () => {
     const { node, sysfs } = tree();
     writeFileSync(join(node.root, 'sys/class/net/enp66s0f0r0/phys_port_name'), 'pf1vf0\n');
