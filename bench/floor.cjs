@@ -9,10 +9,8 @@
  * (scripts/package.sh bench/floor.cjs dist/bench-floor). Never shipped.
  *
  * Where it is cheaper than the plugin, it is by doing the same work in fewer steps, each named
- * below: synchronous file system calls; the VF index found by reading virtfn<N> links only up
- * to the match; one OVSDB connection per call, with the checks' two questions in one
- * transaction and the shim's port verification in one more; the renamed representor read at
- * the name the daemon gives it instead of a scan of the PF's netdevs; a raw HTTP/1.1 request.
+ * below: synchronous file system calls; one OVSDB connection per call, with the checks' two
+ * questions in one transaction (the plugin opens one connection for each).
  * What it leaves out is what costs nothing outside: schema validation, the refusal paths,
  * logging (the bench runs the plugin at log_level error, which logs nothing on success), the
  * check that CNI_NETNS is not the plugin's own netns (two stat calls).
@@ -190,9 +188,13 @@ function pfNumber(pf) {
 }
 
 /** N of the PF's virtfn<N> link that points at the VF: read in order, up to the match. */
+/** VF N sits at the PF's routing ID + sriov_offset + N × sriov_stride; its virtfnN link confirms it. */
 function vfIndex(pfDir, vf) {
-  const total = Number(fs.readFileSync(`${pfDir}/sriov_numvfs`, 'utf8'));
-  for (let i = 0; i < total; i++) if (basename(fs.readlinkSync(`${pfDir}/virtfn${i}`)) === vf) return i;
+  const rid = (pci) => (parseInt(pci.slice(5, 7), 16) << 8) | (parseInt(pci.slice(8, 10), 16) << 3) | Number(pci.slice(11));
+  const offset = Number(fs.readFileSync(`${pfDir}/sriov_offset`, 'utf8'));
+  const stride = Number(fs.readFileSync(`${pfDir}/sriov_stride`, 'utf8'));
+  const n = (rid(vf) - rid(basename(pfDir)) - offset) / stride;
+  if (basename(fs.readlinkSync(`${pfDir}/virtfn${n}`)) === vf) return n;
   throw new Error(`VF ${vf} not listed by its PF`);
 }
 
