@@ -11,6 +11,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A snapshot and assets in a single executable: Node 20.12 or later.
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 12) ? 0 : 1)'; then
+  echo "package: Node $(node --version) cannot build the executable's snapshot and assets; use Node 20.12 or later" >&2
+  exit 1
+fi
 main=${1:-dist/sea/kube-ovn-offload.cjs}
 out=${2:-dist/kube-ovn-offload}
 name=$(basename "$out")
