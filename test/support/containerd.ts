@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { criClient, type CriClient } from './cri/client.js';
 import { ociArchive } from './oci.js';
+import { endProcess } from './end-process.js';
 
 const PAUSE_C = fileURLToPath(new URL('./cri/pause.c', import.meta.url));
 const CACHE = fileURLToPath(new URL('../../.cache/cri', import.meta.url));
@@ -312,16 +313,6 @@ async function removeCgroup(path: string): Promise<void> {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-}
-
-/** TERM, then KILL after 5 s; resolves once the process has exited (or never started). */
-async function endProcess(proc: ChildProcess | undefined): Promise<void> {
-  if (!proc?.pid || proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  proc.kill('SIGTERM');
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import * as z from 'zod/mini';
 import { hostPaths } from './host-paths.js';
+import { endProcess } from './end-process.js';
 
 export const MULTUS_BIN_DIR = fileURLToPath(new URL('../../.cache/multus', import.meta.url));
 /** Thin Multus: the CNI plugin that reads the API and the kubelet itself. */
@@ -191,16 +192,6 @@ async function untilAccepting(socket: string, proc: ChildProcess, timeoutMs: num
     if (Date.now() > deadline) throw new Error(`${socket} accepted no connection within ${timeoutMs / 1000}s`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-/** TERM, then KILL after 5 s; resolves once the process has exited (or never started). */
-async function endProcess(proc: ChildProcess | undefined): Promise<void> {
-  if (!proc?.pid || proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  proc.kill('SIGTERM');
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** Who listens on a unix socket, for the refusal's message: /proc/net/unix's inode, then the process holding it. */
