@@ -4,6 +4,7 @@
  * the cluster network Multus runs for every pod. Read-only; every file is bounded in size and
  * depth, and never blocks (a FIFO is an odd file, not a wait).
  */
+import { ENGLISH } from '../cni/english.js';
 import * as z from 'zod/mini';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -160,7 +161,7 @@ const MAX_PODS = 1024;
 async function readDaemonConfig(path: string): Promise<FoundDaemonConfig> {
   const { doc, problem } = await readJsonObject(path);
   if (!doc) return { path, problem: problem ?? 'is empty' };
-  const config = DaemonConfig.safeParse(doc);
+  const config = DaemonConfig.safeParse(doc, ENGLISH);
   return config.success ? { path, config: config.data } : { path, problem: `is not a configuration multus-daemon can read: ${config.error.issues[0]?.path.join('.')} ${config.error.issues[0]?.message}` };
 }
 

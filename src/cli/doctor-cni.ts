@@ -3,6 +3,7 @@
  * kube-ovn-offload installed and runnable, does Multus run first (thick or thin, and thick with
  * chrootDir), which topology the node shows, and which kube-ovn it has.
  */
+import { ENGLISH } from '../cni/english.js';
 import * as z from 'zod/mini';
 import { join } from 'node:path';
 import { preview } from '../cni/preview.js';
@@ -168,7 +169,7 @@ async function multusChecks(host: Host, opts: CniOptions, files: ConfFile[]): Pr
     const why = `${first.name} sorts before ${multus.file.name}: the runtime (containerd, CRI-O) uses the first file by name, so Multus never runs`;
     return { lines: [line('multus', 'FAIL', why, `rename ${multus.file.name} so that it sorts first (Multus itself writes 00-multus.conf), or move ${first.name} out of ${opts.confDir}`)], network: runtimeRuns() };
   }
-  const conf = MultusConf.safeParse(multus.entry);
+  const conf = MultusConf.safeParse(multus.entry, ENGLISH);
   if (!conf.success) {
     const issue = conf.error.issues[0];
     return {

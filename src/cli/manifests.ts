@@ -6,9 +6,9 @@
  * it needs), an example Pod, and as comments what to set in kube-ovn's install.sh (and, for
  * shim, in Multus).
  */
+import { ENGLISH } from '../cni/english.js';
 import { Document, parse } from 'yaml';
 import * as z from 'zod/mini';
-import { en } from 'zod/locales';
 import DAEMONSET_YAML from '../../deploy/daemonset.yaml';
 import { CniError } from '../cni/errors.js';
 import { SUPPORTED_VERSIONS } from '../cni/version.js';
@@ -17,10 +17,6 @@ import { isPciAddress } from '../node/pci.js';
 import { isNetdevName } from '../node/port-name.js';
 import { subnetAddressing } from './cidr.js';
 import { hostFromEnv, parseFlags, UsageError, type CliIo, type Command } from './host.js';
-
-// zod/mini loads no locale: without English, zod's own messages (a length limit, a wrong
-// type) would all read "Invalid input".
-z.config(en());
 
 // --- what the manifests are made from -----------------------------------------------------
 
@@ -696,7 +692,7 @@ function rawOptions(topology: Topology, f: Flags): Record<string, string | undef
 function checkOptions(raw: Record<string, string | undefined>): ManifestOptions {
   const m = /^([^/]+)\/([^/]+)$/.exec(raw.nad ?? ''); // "kube-system/offload"
   if (!m) throw new UsageError(`--nad ${JSON.stringify(raw.nad)}: expected NAMESPACE/NAME, e.g. default/default`);
-  const parsed = ManifestOptions.safeParse({ ...raw, nad: { namespace: m[1], name: m[2] } });
+  const parsed = ManifestOptions.safeParse({ ...raw, nad: { namespace: m[1], name: m[2] } }, ENGLISH);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   const key = String(issue.path[0]);
@@ -710,7 +706,7 @@ export const manifests: Command = {
   async run(io: CliIo): Promise<number> {
     const f = flagsOf(io.argv);
     if (f.resource === undefined) throw new UsageError('--resource NAME is required (e.g. --resource cx5_sriov_switchdev)');
-    const topology = Topology.safeParse(f.topology);
+    const topology = Topology.safeParse(f.topology, ENGLISH);
     if (!topology.success) throw new UsageError(`--topology ${JSON.stringify(f.topology)}: must be guard or shim`);
     const offline = f['vendor-device'].length > 0;
     if (!offline && f.driver.length) throw new UsageError('--driver goes with --vendor-device; without it the drivers are read from the VFs');
@@ -734,7 +730,7 @@ export const manifests: Command = {
       return 1;
     }
     // By construction valid; a node whose sysfs says something odd is reported, not printed.
-    const input = ManifestInput.safeParse({ ...options, iface: options.iface ?? found.iface, selectors: found.selectors, source: found.source });
+    const input = ManifestInput.safeParse({ ...options, iface: options.iface ?? found.iface, selectors: found.selectors, source: found.source }, ENGLISH);
     if (!input.success) {
       io.err(`kube-ovn-offload manifests: the VFs found give selectors the device plugin would not take: ${z.prettifyError(input.error)}\n`);
       return 1;

@@ -1,14 +1,9 @@
 import * as z from 'zod/mini';
-import { en } from 'zod/locales';
 import { resolve } from 'node:path';
+import { ENGLISH } from './english.js';
 import { CniError, Code } from './errors.js';
 import { tooDeep } from './preview.js';
 import { confinePath, extraRoots, pathProblem, type PathKey } from './paths.js';
-
-// zod/mini loads no locale: without English, zod's own messages ("Invalid input: expected
-// number, received string") would all read "Invalid input". The setting is global, so it
-// also holds for the schemas of the modules that import this one.
-z.config(en());
 
 /** {"dst": "...", "gw": "..."}, each omitted when empty: netconf `routes`, as kube-ovn reads them. */
 export const Route = z.object({ dst: z.optional(z.string()), gw: z.optional(z.string()) });
@@ -163,7 +158,7 @@ export function parseConfig(doc: unknown, env: NodeJS.ProcessEnv): Config {
     const where = deep.slice(0, 4).join('.') + (deep.length > 4 ? '.…' : '');
     throw new CniError(Code.InvalidConfig, `invalid network configuration: ${where} nests deeper than ${MAX_DEPTH} levels`, 'a CNI configuration or prevResult is a few levels deep; this one was not written by a runtime');
   }
-  const parsed = NetConf.safeParse(doc);
+  const parsed = NetConf.safeParse(doc, ENGLISH);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const where = issue.path.join('.') || '(top level)';
