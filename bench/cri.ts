@@ -1,7 +1,7 @@
 /**
  * `npm run bench:cri` (root): what a pod sandbox costs through containerd's CRI with the guard
  * chain [kube-ovn-offload, kube-ovn, portmap] on the simulated node, against the baseline of
- * shared/reference/cri-e2e: bridge + host-local (+ portmap), the cheapest real network. Both
+ * docs/testing.md#through-a-real-container-runtime: bridge + host-local (+ portmap), the cheapest real network. Both
  * are measured in the same run, sequentially, each sandbox RunPodSandbox → Stop → Remove, and
  * the figures are written to bench/cri-results.md. Not part of `npm test`; nothing is asserted.
  *

@@ -1,5 +1,5 @@
 /**
- * Which topology a plugin list shows (DESIGN §1.1), and what is wrong with it. Pure: the lists
+ * Which topology a plugin list shows (docs/topologies.md), and what is wrong with it. Pure: the lists
  * come from cni-conf.ts.
  */
 import type { PluginEntry } from './cni-conf.js';

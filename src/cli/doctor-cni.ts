@@ -123,7 +123,7 @@ async function kubeOvnPlugin(path: string): Promise<Line> {
 
 const SUBNET_NOTE = '; this release needs a Subnet with spec.provider <nad>.<ns>.ovn for a NAD\'s provider (kube-ovn-offload manifests emits it)';
 
-/** v1.15.18–v1.15.x, v1.16.3 and later, v1.17 (master): providerExists wants a Subnet (DESIGN §1.1). */
+/** v1.15.18–v1.15.x, v1.16.3 and later, v1.17 (master): providerExists wants a Subnet (docs/upstream.md#kube-ovn-providerexists). */
 function needsSubnet(release: RegExpExecArray): boolean {
   const [major, minor, patch] = [Number(release[1]), Number(release[2]), Number(release[3])];
   if (major !== 1) return major > 1;

@@ -22,7 +22,7 @@ export interface Command {
 }
 
 /**
- * The host as the CLI sees it, through the same seams as the plugin (DESIGN §2.3): /sys,
+ * The host as the CLI sees it, through the same seams as the plugin (docs/configuration.md#environment): /sys,
  * /proc and /run under KUBE_OVN_OFFLOAD_SYSFS_ROOT, node tools on PATH.
  */
 export interface Host {

@@ -1,6 +1,6 @@
 /**
  * `kube-ovn-offload manifests`: the YAML the seed document has an operator write by hand, for
- * either topology of DESIGN §1.1, with the device plugin's selectors taken from this node's VFs
+ * either topology of docs/topologies.md, with the device plugin's selectors taken from this node's VFs
  * instead of copied from a web page: the SR-IOV device plugin's ConfigMap, the DaemonSet that
  * installs kube-ovn-offload, the NetworkAttachmentDefinition (for guard, with the kube-ovn Subnet
  * it needs), an example Pod, and as comments what to set in kube-ovn's install.sh (and, for
@@ -49,7 +49,7 @@ export const Selectors = z.object({
 });
 export type Selectors = z.infer<typeof Selectors>;
 
-/** DESIGN §1.1: guard checks and lets kube-ovn's own plugin forward; shim forwards itself. */
+/** docs/topologies.md: guard checks and lets kube-ovn's own plugin forward; shim forwards itself. */
 export const TOPOLOGIES = ['guard', 'shim'] as const;
 export const Topology = z.enum(TOPOLOGIES, 'must be guard or shim');
 export type Topology = z.infer<typeof Topology>;
@@ -93,7 +93,7 @@ const ShimOptions = z.object({
   /** Multus's multusNamespace, where it looks clusterNetwork up by name. */
   multusNamespace: Namespace,
 }).check(z.superRefine((o, ctx) => {
-  // Multus finds a clusterNetwork NAD by name in multusNamespace only (topology review S1).
+  // Multus finds a clusterNetwork NAD by name in multusNamespace only (docs/upstream.md#multus-k8sclient).
   if (o.nad.namespace !== o.multusNamespace) {
     ctx.addIssue({
       code: 'custom',
@@ -259,7 +259,7 @@ export function installerDaemonSet(): DaemonSet {
 function conflistOf(input: ManifestInput): { cniVersion: string; name: string; plugins: Array<Record<string, unknown>> } {
   const base = { type: 'kube-ovn-offload', mode: input.topology, server_socket: DEFAULTS.serverSocket };
   const portmap = { type: 'portmap', capabilities: { portMappings: true } };
-  // libcni hands each plugin its own entry only, so vf_driver goes into each one that reads it (G6).
+  // libcni hands each plugin its own entry only, so vf_driver goes into each one that reads it (docs/topologies.md#guard).
   const vf_driver = input.vfDriver;
   // A secondary network: Multus passes the VF and its device-info file only to entries that
   // declare them, and the plugin adds the PF and the representor for the pod's network-status.

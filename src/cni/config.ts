@@ -22,7 +22,7 @@ const MAX_TIMEOUT_S = 2_147_483;
 const LogLevel = z.enum(['debug', 'info', 'warn', 'error']);
 export type LogLevel = z.infer<typeof LogLevel>;
 
-/** What users write in the NetworkAttachmentDefinition (DESIGN §2.2). Unknown keys pass. */
+/** What users write in the NetworkAttachmentDefinition (docs/configuration.md). Unknown keys pass. */
 const NetConf = z.looseObject({
   cniVersion: z.string(),
   name: z.string().check(z.regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'network name must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$')),
@@ -77,7 +77,7 @@ export type Mode = 'guard' | 'shim';
 export interface Config {
   cniVersion: string;
   name: string;
-  /** DESIGN §1.1: guard checks and records, kube-ovn's binary next in the list forwards; shim forwards itself. */
+  /** docs/topologies.md: guard checks and records, kube-ovn's binary next in the list forwards; shim forwards itself. */
   mode: Mode;
   serverSocket: string;
   provider: string;
@@ -95,7 +95,7 @@ export interface Config {
   logFile: string;
   logLevel: LogLevel;
   stateDir: string;
-  /** deviceID sources in DESIGN §2.2 order, not yet validated. */
+  /** deviceID sources in the order of docs/configuration.md#where-deviceid-comes-from, not yet validated. */
   deviceIdSources: { runtimeConfig?: string; deviceID?: string; pciBusID?: string; deviceInfoFile?: string };
   prevResult: unknown;
   /** GC: the attachments the runtime still has; undefined when it sent no list. */

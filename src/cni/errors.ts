@@ -1,5 +1,5 @@
 /**
- * CNI error codes (SPEC §"Error codes" and DESIGN §2.4). Each error is created where
+ * CNI error codes (docs/upstream.md#cni-error-codes, docs/errors.md#error-codes). Each error is created where
  * its cause is known and travels up unchanged to be printed once.
  */
 export const Code = {

@@ -11,7 +11,7 @@ export interface DeviceId {
   source: 'runtimeConfig.deviceID' | 'deviceID' | 'pciBusID' | 'CNIDeviceInfoFile';
 }
 
-/** The first source that has a deviceID (DESIGN §2.2 order), as written: not validated. */
+/** The first source that has a deviceID (the order of docs/configuration.md#where-deviceid-comes-from), as written: not validated. */
 export async function rawDeviceId(sources: Config['deviceIdSources']): Promise<{ value: string; source: DeviceId['source'] } | undefined> {
   const inline: Array<[DeviceId['source'], string | undefined]> = [
     ['runtimeConfig.deviceID', sources.runtimeConfig],

@@ -1,5 +1,5 @@
 /**
- * End to end, as root, in both topologies of DESIGN §1.1: libcni (our cnitool on Debian's
+ * End to end, as root, in both topologies of docs/topologies.md: libcni (our cnitool on Debian's
  * libcni) runs the NAD's plugin list as Multus hands it over (deviceID and pciBusID in every
  * plugin, Multus's CNI_ARGS) against pod netns on a simulated node whose VFs and representors
  * are real veth pairs, with the strict simulated daemon in a simulated cluster:
@@ -140,7 +140,7 @@ describe.skipIf(!isRoot)('e2e through libcni (root)', () => {
       const sandbox = sandboxId();
       const pod = { namespace: 'default', name: `web-${rig.id}` };
       // Our entry declares capabilities so that libcni hands it containerd's Go-capitalised keys
-      // (reference/cri-e2e/captured); portmap is left without, so no host iptables rule is made.
+      // (docs/upstream.md#containerd-16); portmap is left without, so no host iptables rule is made.
       rig.conflist({ cniVersion: '1.0.0', deviceID: VF0, plugin: { capabilities: { dns: true, bandwidth: true } } });
       const capArgs = {
         dns: { Servers: ['10.96.0.10'], Searches: ['default.svc.cluster.local'], Options: ['ndots:5'] },

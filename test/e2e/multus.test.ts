@@ -5,7 +5,7 @@
  * was given (test/support/multus/fake-kubelet.go), and the pods and NetworkAttachmentDefinitions
  * read from a Kubernetes API (test/support/fake-apiserver.ts). Multus is built from
  * third_party/multus-cni-v4.0.2.tar.gz by the global setup; the recipe this follows is
- * described in the README's "The real Multus in front of it".
+ * described in docs/testing.md#behind-the-real-multus.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';

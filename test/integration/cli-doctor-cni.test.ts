@@ -287,7 +287,7 @@ describe('doctor: the CNI set-up', () => {
       expect(one(checks, 'multus')).toMatchObject({ status: 'FAIL', detail: `thick: 00-multus.conf (type multus-shim) is the first file, but there is no ${n.cni.binDir}/multus-shim` });
     });
 
-    it('thick without chrootDir (the multus-e2e daemon config, "chrootDir": ""): FAIL, with the fix Multus\'s own DaemonSet shows', async () => {
+    it('thick without chrootDir (a daemon config with "chrootDir": ""): FAIL, with the fix Multus\'s own DaemonSet shows', async () => {
       const n = await make({ cni: thick({ ...THICK_DAEMON_CONFIG, chrootDir: '', clusterNetwork: 'offload-cluster' }) });
       const { exitCode, checks } = await cniReport(n);
       expect(exitCode).toBe(1);

@@ -5,7 +5,7 @@
  * against the real encoder, not against our own.
  *
  * Needs the vendored k8s .proto files: MULTUS_VENDOR, .cache/multus-src/vendor, or the Multus
- * tarball (../shared/vendor/multus-cni-v4.0.2.tar.gz, or MULTUS_TARBALL) unpacked here.
+ * tarball (third_party/multus-cni-v4.0.2.tar.gz, or MULTUS_TARBALL) unpacked here.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
@@ -19,7 +19,7 @@ import { makeTestCa, startFakeApiServer, type FakeApi, type FakeApiOptions, type
 import { hasK8sProto, loadK8sProtobuf } from '../support/k8s-protobuf.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const TARBALL = process.env.MULTUS_TARBALL ?? join(REPO, '../shared/vendor/multus-cni-v4.0.2.tar.gz');
+const TARBALL = process.env.MULTUS_TARBALL ?? join(REPO, 'third_party/multus-cni-v4.0.2.tar.gz');
 
 /** A vendor/ directory with the k8s .proto files, and the temp dir to remove afterwards if we made one. */
 async function findProtoDir(): Promise<{ dir?: string; made?: string }> {
@@ -50,7 +50,7 @@ const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 // What thin Multus sends (pkg/k8sclient GetK8sClient), as captured from the real binary.
 const THIN_ACCEPT = 'application/vnd.kubernetes.protobuf,application/json';
 
-/** As in the Multus e2e world (shared/reference/multus-e2e/world.json.in); resourceVersion "11" matches the golden PUT. */
+/** A pod as the runtime suite's (docs/testing.md#behind-the-real-multus); resourceVersion "11" matches the golden PUT. */
 const POD: Pod = {
   apiVersion: 'v1',
   kind: 'Pod',

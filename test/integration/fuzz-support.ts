@@ -1,7 +1,7 @@
 /**
  * Support for the fuzz suite: run the built plugin with raw bytes on stdin (optionally under
  * strace), read strace's per-process traces back as file-system operations, and judge stdout
- * and the exit status against the CNI contract (DESIGN §2.1, §2.4).
+ * and the exit status against the CNI contract (docs/plugin.md#the-executable, docs/errors.md#error-codes).
  */
 import { execa } from 'execa';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -202,7 +202,7 @@ export function asTracePath(cwd: string, p: string): string {
   return resolve(cwd, Buffer.from(p, 'utf8').toString('latin1'));
 }
 
-/** The CNI error codes of DESIGN §2.4 (109: CHECK found the pod's interface changed). */
+/** The CNI error codes of docs/errors.md (109: CHECK found the pod's interface changed). */
 export const CONTRACT_CODES = new Set([1, 4, 5, 6, 7, 11, 50, 51, 101, 102, 103, 104, 105, 106, 107, 108, 109]);
 
 /**
@@ -231,7 +231,7 @@ export function contractBreaches(out: RawOutcome): string[] {
       const e = doc as Record<string, unknown>;
       if (typeof e.cniVersion !== 'string') bad.push('error has no string cniVersion');
       if (typeof e.code !== 'number' || !Number.isInteger(e.code)) bad.push('error has no integer code');
-      else if (!CONTRACT_CODES.has(e.code)) bad.push(`error code ${e.code} is not one of DESIGN §2.4 (999 is an unhandled exception)`);
+      else if (!CONTRACT_CODES.has(e.code)) bad.push(`error code ${e.code} is not one of docs/errors.md's (999 is an unhandled exception)`);
       if (typeof e.msg !== 'string' || e.msg.trim() === '') bad.push('error has no msg');
       else if (/[\r\n]/.test(e.msg)) bad.push('error msg is more than one line');
       if ('details' in e && typeof e.details !== 'string') bad.push('error details is not a string');

@@ -1,5 +1,5 @@
 /**
- * Property-based fuzzing of the built plugin (DESIGN §2.1, §2.4): bad stdin (arbitrary bytes,
+ * Property-based fuzzing of the built plugin (docs/plugin.md#the-executable, docs/errors.md#error-codes): bad stdin (arbitrary bytes,
  * arbitrary JSON, mutations of a valid config), bad CNI_* environments and bad state on disk,
  * run as the runtime runs it. Whatever comes in, stdout holds one JSON document or nothing,
  * a failure is a CNI error with exit status 1, and nothing outside the node's sysfs root, the
@@ -475,7 +475,7 @@ describe('fuzz: bad input to the built plugin', () => {
     ['ADD', { ovsdb_socket: '' }],
     ['ADD', { ovsdb_socket: '65536' }],
     ['STATUS', { server_socket: '65536' }],
-  ] as const)('%s with %j is a CNI error of DESIGN §2.4, not internal error 999', async (command, extra) => {
+  ] as const)('%s with %j is a CNI error of docs/errors.md, not internal error 999', async (command, extra) => {
     const w = world();
     const sandbox = tempDir('kovo-fuzz-pin-');
     try {

@@ -76,7 +76,7 @@ export function useWorld(opts: { spec?: () => NodeSpec; daemon?: Partial<Omit<Si
     const { dualStack, ...clusterSpec } = opts.cluster ?? {};
     const cluster = new SimCluster({ version: 'head', anyPod: {}, ...clusterSpec }, { dualStack });
     const daemon = await new SimDaemon({ socketPath: socket, cluster, node, ovs: ovs!, ...opts.daemon }).start();
-    // The shim (DESIGN §1.1), which talks to the daemon itself; guard suites say mode: guard.
+    // The shim (docs/topologies.md#shim), which talks to the daemon itself; guard suites say mode: guard.
     const conf = (extra: Record<string, unknown> = {}) => ({
       cniVersion: '1.1.0',
       name: 'kube-ovn',

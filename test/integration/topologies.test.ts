@@ -1,5 +1,5 @@
 /**
- * The two topologies of DESIGN §1.1 through the built bundle, against the strict simulated
+ * The two topologies of docs/topologies.md through the built bundle, against the strict simulated
  * daemon (no root: the simulated node's model stands for the kernel). Guard checks and
  * records and never calls the daemon; shim forwards, and passes pods without a VF through.
  */

@@ -4,7 +4,7 @@
  * - kube-ovn's 01-kube-ovn.conflist (kube-ovn master 1533681d, dist/images/01-kube-ovn.conflist);
  * - Multus v4.0.2 thin: 00-multus.conf as cmd/thin_entrypoint's multusConfTemplate writes it with
  *   --multus-conf-file=auto (the primary conf copied into "delegates"), or a hand-written conf
- *   naming a clusterNetwork (shared/reference/multus-e2e/multus-clusternet.conf.in);
+ *   naming a clusterNetwork (docs/upstream.md#multus-k8sclient);
  * - Multus v4.0.2 thick: 00-multus.conf as multus-daemon writes it (pkg/server/config
  *   MultusConf.Generate from the daemon config of deployments/multus-daemonset-thick.yml), and
  *   that daemon config where the node shows it: the kubelet's copy of the ConfigMap volume
@@ -63,7 +63,7 @@ export function thinAutoConf(primary: object): string {
 `;
 }
 
-/** A hand-written thin conf that names the cluster network (multus-e2e/multus-clusternet.conf.in, paths of a node). */
+/** A hand-written thin conf that names the cluster network (paths of a node). */
 export function thinClusterNetworkConf(clusterNetwork: string): object {
   return {
     cniVersion: '0.3.1',

@@ -9,7 +9,7 @@
  * the pods' cgroups, mounts, the cgroups, and what containerd 1.6 leaves outside its root
  * (shim sockets in /run/containerd/s, libcni's result cache in /var/lib/cni/results), then the
  * directories themselves when they were not there before. A containerd whose test process was
- * killed is swept by the next start. Recipe and facts: shared/reference/cri-e2e. Needs root.
+ * killed is swept by the next start. Facts: docs/testing.md#through-a-real-container-runtime, docs/upstream.md#containerd-16. Needs root.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';

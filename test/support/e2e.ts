@@ -1,5 +1,5 @@
 /**
- * The end-to-end rig (DESIGN §4, needs root): a simulated node whose VF netdevs and
+ * The end-to-end rig (docs/testing.md#the-suites, needs root): a simulated node whose VF netdevs and
  * representors are real veth pairs (one end each), pod netns, the strict simulated daemon
  * doing the daemon's work on them in a simulated cluster, and our cnitool (built on Debian's
  * libcni) driving the plugin through the topology's conflist. Everything it makes,
@@ -87,14 +87,14 @@ export interface CnitoolOptions {
 }
 
 export const NETWORK = 'kube-ovn';
-/** The NAD each topology's pods use (DESIGN §1.1), as the cluster knows it. */
+/** The NAD each topology's pods use (docs/topologies.md), as the cluster knows it. */
 export const NAD = { guard: { namespace: 'default', name: 'default' }, shim: { namespace: 'kube-system', name: 'kube-ovn-offload' } } as const;
 const GUARD_PROVIDER = 'default.default.ovn';
 
 /**
  * CNI_ARGS as Multus builds them (createRuntimeConf): its five pairs, then in thin mode the
  * runtime's own pairs again, in containerd's random order; in thick mode an empty
- * K8S_POD_INFRA_CONTAINER_ID (fidelity §3.2).
+ * K8S_POD_INFRA_CONTAINER_ID (docs/upstream.md#multus-cni_args).
  */
 export function multusArgs(pod: { namespace: string; name: string; uid?: string }, opts: { thin?: string } = {}): string {
   const uid = pod.uid ?? '4f6c2d1e-9a0b-4c3d-8e7f-1a2b3c4d5e6f';

@@ -5,7 +5,7 @@
  * our fake kubelet, test/support/multus/fake-kubelet.go), the device-info directories and, for
  * thick, the in-cluster service account. Each is made only when missing and removed by the same
  * helper afterwards (test/support/host-paths.ts); a real kubelet's socket or service account is
- * refused, never touched. Recipe and facts: shared/reference/multus-e2e. Needs root.
+ * refused, never touched. Facts: docs/testing.md#behind-the-real-multus, docs/upstream.md#multus-hard-coded-host-paths. Needs root.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';

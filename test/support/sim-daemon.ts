@@ -1,6 +1,6 @@
 /**
  * A simulated kube-ovn daemon (kube-ovn-cni's CNI server) on a unix socket, as strict as the
- * real one: it speaks the protocol of shared/reference/kube-ovn-daemon-protocol.md (415 without
+ * real one: it speaks the protocol of docs/upstream.md#kube-ovn-the-daemons-http-router (415 without
  * the JSON content type, 404/405 as plain text, 200 + CniResponse for ADD, 204 for DEL), and
  * answers each request as pkg/daemon/handler.go of the configured kube-ovn version would, in
  * the cluster it is given (sim-cluster.ts): an address only where kube-ovn-controller would

@@ -1,4 +1,4 @@
-/** Which topology doctor reads from a plugin list (DESIGN §1.1): pure, table-tested. */
+/** Which topology doctor reads from a plugin list (docs/topologies.md): pure, table-tested. */
 import { describe, expect, it } from 'vitest';
 import { chainText, layoutOf } from '../../src/cli/cni-topology.js';
 

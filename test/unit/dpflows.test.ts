@@ -1,4 +1,4 @@
-/** Parsing `ovs-appctl dpctl/dump-flows [-m]` lines (tool-json-forms.md §8). */
+/** Parsing `ovs-appctl dpctl/dump-flows [-m]` lines (docs/upstream.md). */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { hashUse, inHardware, parseDump, parseFlowLine, splitTopLevel, tellsHardware, usesAction, type DpFlow } from '../../src/node/dpflows.js';

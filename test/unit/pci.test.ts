@@ -18,7 +18,7 @@ describe('parsePciAddress', () => {
     ['0000:42:00.8', 'function 8 (functions are 0-7)'],
     ['', 'the empty string'],
     ['0000:42:00.2\n/x', 'an address with a second line'],
-    ['  0000:42:00.2  ', 'surrounding spaces (DESIGN §2.2: lower-cased, then matched as it is)'],
+    ['  0000:42:00.2  ', 'surrounding spaces (lower-cased, then matched as it is)'],
     ['0000:42:00.2\n', 'a trailing newline'],
     ['0000:42:00', 'no function'],
     ['0000:g2:00.2', 'a non-hex digit'],

@@ -14,7 +14,7 @@
 // Built inside the unpacked Multus module (test/support/build-multus.sh copies it to
 // cmd/fake-kubelet/) so that it uses Multus's vendored grpc-go 1.40 and podresources API, the
 // same server stack as a kubelet of that time. A Node gRPC server does not do: grpc-go sends the
-// socket path as :authority, which Node's HTTP/2 rejects (shared/reference/multus-e2e, blocker 1).
+// socket path as :authority, which Node's HTTP/2 rejects (docs/upstream.md#multus-kubeletclient).
 //
 // Usage:
 //

@@ -2,7 +2,7 @@
 // the device-info file decides it. A test-only model, never shipped.
 //
 // What it models, read in network-attachment-definition-client v1.4.0, the version Multus
-// v4.0.2 vendors (/work/shared/vendor/multus-cni-v4.0.2.tar.gz):
+// v4.0.2 vendors (third_party/multus-cni-v4.0.2.tar.gz):
 //   - pkg/apis/k8s.cni.cncf.io/v1/types.go: DeviceInfo, PciDevice and NetworkStatus, their
 //     JSON names and types, all omitempty;
 //   - pkg/utils/cniconfig.go loadDeviceInfo: os.ReadFile, then encoding/json Unmarshal into a
