@@ -46,7 +46,7 @@ export interface VfFacts extends PfFacts {
 /** Everything preflight gathers about one VF. */
 export type OffloadFacts = NodeFacts & VfFacts;
 
-/** What the caller asks of the VF. */
+/** What the pod asks of its VF, and where the VF should be. */
 export interface Wanted {
   /** vf_driver of the NetworkAttachmentDefinition: "vfio-pci", or "" for a kernel netdev. */
   vfDriver: string;
@@ -54,29 +54,41 @@ export interface Wanted {
   vfInHost: boolean;
 }
 
+/** A VF judged for one pod: its facts and what the pod wants of it. */
+export interface Judged extends OffloadFacts {
+  want: Wanted;
+}
+
 /** The doctor line an entry decides: doctor says PASS when none of the line's entries applies. */
 export type Line = 'switchdev' | 'hw-tc-offload' | 'bond' | 'representors' | 'ovs-hw-offload' | 'vf-driver';
 
-interface Rules<F> {
+export interface Rules<F> {
   /** Unique name of the case: "switchdev-legacy", "hw-tc-offload-off", …. */
   id: string;
   line: Line;
   /** The CNI error code of a failure; "warning" for what could not be verified (the pod goes on). */
   code: CodeValue | 'warning';
   /** True when the check fails (or, for a warning, when the warning is due). */
-  applies(f: F, want: Wanted): boolean;
+  applies(f: F): boolean;
   /** The CniError's msg, or the warning's text: the cause, naming the device. */
-  message(f: F, want: Wanted): string;
+  message(f: F): string;
   /** The CniError's details, about the one VF being judged: the context and, in it, fix(). Failures only. */
-  details?(f: OffloadFacts, want: Wanted): string;
+  details?(f: Judged): string;
   /** The command or step that fixes it; commands in backticks. */
-  fix?(f: F, want: Wanted): string;
+  fix?(f: F): string;
   /** doctor's short words for the line when this entry applies. */
   detail(f: F): string;
 }
 
-/** Entries by the facts they read: doctor has node and PF facts without a VF. */
-export type Entry = ({ scope: 'node' } & Rules<NodeFacts>) | ({ scope: 'pf' } & Rules<PfFacts>) | ({ scope: 'vf' } & Rules<VfFacts>);
+/**
+ * Entries by the facts they read. doctor has node and PF facts, and VFs without a pod: it
+ * renders node, pf and vf entries; pod entries need a NetworkAttachmentDefinition's vf_driver.
+ */
+export type Entry =
+  | ({ scope: 'node' } & Rules<NodeFacts>)
+  | ({ scope: 'pf' } & Rules<PfFacts>)
+  | ({ scope: 'vf' } & Rules<VfFacts>)
+  | ({ scope: 'pod' } & Rules<VfFacts & { want: Wanted }>);
 
 /** Drivers that leave a VF without a netdev, for a VM or a DPDK application. */
 export const USERSPACE_DRIVERS = new Set(['vfio-pci', 'uio_pci_generic', 'igb_uio']);
@@ -160,24 +172,24 @@ export const CHECKS: readonly Entry[] = [
   },
   // The VF must be bound as vf_driver says: vfio-pci only when asked, else one kernel netdev.
   {
-    scope: 'vf', id: 'vf-driver-not-vfio', line: 'vf-driver', code: 108,
-    applies: (f, want) => want.vfDriver === 'vfio-pci' && f.vf.driver !== 'vfio-pci',
+    scope: 'pod', id: 'vf-driver-not-vfio', line: 'vf-driver', code: 108,
+    applies: (f) => f.want.vfDriver === 'vfio-pci' && f.vf.driver !== 'vfio-pci',
     message: (f) => `VF ${f.vf.pci} is bound to ${f.vf.driver || 'no driver'}, but vf_driver is vfio-pci`,
     details: (f) => `Fix: ${vfioFix(f)}`,
     fix: vfioFix,
     detail: (f) => `${f.vf.pci} on ${f.vf.driver || 'no driver'}, vf_driver vfio-pci`,
   },
   {
-    scope: 'vf', id: 'vf-driver-userspace', line: 'vf-driver', code: 108,
-    applies: (f, want) => want.vfDriver !== 'vfio-pci' && USERSPACE_DRIVERS.has(f.vf.driver),
+    scope: 'pod', id: 'vf-driver-userspace', line: 'vf-driver', code: 108,
+    applies: (f) => f.want.vfDriver !== 'vfio-pci' && USERSPACE_DRIVERS.has(f.vf.driver),
     message: (f) => `VF ${f.vf.pci} is bound to ${f.vf.driver}, but vf_driver is not set`,
     details: (f) => `Fix: ${userspaceFix(f)}`,
     fix: userspaceFix,
     detail: (f) => `${f.vf.pci} on ${f.vf.driver}, vf_driver not set`,
   },
   {
-    scope: 'vf', id: 'vf-driver-netdevs', line: 'vf-driver', code: 108,
-    applies: (f, want) => want.vfDriver !== 'vfio-pci' && !USERSPACE_DRIVERS.has(f.vf.driver) && want.vfInHost && f.vf.netdevs.length !== 1,
+    scope: 'pod', id: 'vf-driver-netdevs', line: 'vf-driver', code: 108,
+    applies: (f) => f.want.vfDriver !== 'vfio-pci' && !USERSPACE_DRIVERS.has(f.vf.driver) && f.want.vfInHost && f.vf.netdevs.length !== 1,
     message: (f) => (f.vf.netdevs.length === 0 ? `VF ${f.vf.pci} has no network device` : `VF ${f.vf.pci} has ${f.vf.netdevs.length} network devices, expected one`),
     details: (f) => `driver ${f.vf.driver || '(none)'}; netdevs [${f.vf.netdevs.join(', ')}]. A VF already in another pod's netns is not visible here; otherwise bind it: ${bindFix(f)}`,
     fix: bindFix,
@@ -194,12 +206,17 @@ function userspaceFix(f: VfFacts): string {
 }
 
 /** doctor's words for a line none of whose entries applies. */
-export const PASSED: Record<'switchdev' | 'hw-tc-offload' | 'bond' | 'ovs-hw-offload', (f: NodeFacts & PfFacts) => string> = {
-  switchdev: (f) => `switchdev (${f.eswitch.source})`,
-  'hw-tc-offload': (f) => `on, on ${f.netdev}`,
-  bond: (f) => (f.netdev ? `${f.netdev} is not in a bond` : 'no netdev'),
-  'ovs-hw-offload': () => 'other_config:hw-offload=true',
+export const PASSED = {
+  switchdev: (f: PfFacts) => `switchdev (${f.eswitch.source})`,
+  'hw-tc-offload': (f: PfFacts) => `on, on ${f.netdev}`,
+  bond: (f: PfFacts) => (f.netdev ? `${f.netdev} is not in a bond` : 'no netdev'),
+  'ovs-hw-offload': (_: NodeFacts) => 'other_config:hw-offload=true',
 };
+
+/** The entries of one scope that decide one line, in catalogue order. */
+export function entriesOf<S extends Entry['scope']>(scope: S, line: Line): Array<Extract<Entry, { scope: S }>> {
+  return CHECKS.filter((c): c is Extract<Entry, { scope: S }> => c.scope === scope && c.line === line);
+}
 
 export interface Judgement {
   /** Prerequisites that do not hold, most basic first. */
@@ -212,10 +229,11 @@ export interface Judgement {
 export function judge(facts: OffloadFacts, want: Wanted): Judgement {
   const failures: CniError[] = [];
   const warnings: string[] = [];
+  const f: Judged = { ...facts, want };
   for (const c of CHECKS) {
-    if (!c.applies(facts, want)) continue;
-    if (c.code === 'warning') warnings.push(c.message(facts, want));
-    else failures.push(new CniError(c.code, c.message(facts, want), c.details?.(facts, want) ?? ''));
+    if (!c.applies(f)) continue;
+    if (c.code === 'warning') warnings.push(c.message(f));
+    else failures.push(new CniError(c.code, c.message(f), c.details?.(f) ?? ''));
   }
   return { failures, warnings };
 }
