@@ -7,6 +7,7 @@ import { hwTcOffload } from '../node/features.js';
 import { mellanoxPfs, pickPf, type PfInventory } from '../node/inventory.js';
 import { ovsdbClient } from '../node/ovsdb.js';
 import { findRepresentor } from '../node/representor.js';
+import { entriesOf, PASSED, switchdevFix, type NodeFacts, type PfFacts, type Rules, type VfFacts } from '../plugin/checks.js';
 import { cniChecks, PROBE_TIMEOUT_MS, type CniOptions } from './doctor-cni.js';
 import { hostFromEnv, parseFlags, UsageError, type CliIo, type Command, type Host } from './host.js';
 
@@ -140,15 +141,34 @@ async function kernelCheck(host: Host): Promise<Check> {
 
 async function ovsCheck(socket: string): Promise<Check> {
   const base = { scope: 'node', check: 'ovs-hw-offload' };
-  const fix = 'ovs-vsctl set Open_vSwitch . other_config:hw-offload=true, then restart ovs-vswitchd (Kube-OVN: HW_OFFLOAD=true, restart the ovs-ovn pod)';
   try {
     const answer = await ovsdbClient(socket, 2000).hwOffload();
-    if (!answer.reachable) return { ...base, status: 'WARN', detail: `unverified: OVSDB not reachable at ${socket} (${errnoOf(answer.why)}); --ovsdb SOCK names another` };
-    return answer.value === 'true' ? { ...base, status: 'PASS', detail: 'other_config:hw-offload=true' }
-      : { ...base, status: 'FAIL', detail: `other_config:hw-offload is ${answer.value === undefined ? 'unset' : preview(answer.value, 80)}`, fix };
+    const facts: NodeFacts = {
+      ovsHwOffload: !answer.reachable ? { state: 'unverified', detail: answer.why }
+        : answer.value === 'true' ? { state: 'true', detail: 'OVSDB' }
+        : { state: 'not true', detail: answer.value === undefined ? 'unset' : preview(answer.value, 80) },
+    };
+    const line = { ...base, ...judgeLine(entriesOf('node', 'ovs-hw-offload'), facts, PASSED['ovs-hw-offload']) };
+    return answer.reachable ? line : { ...line, detail: `${line.detail}; --ovsdb SOCK names another` };
   } catch (err) {
     return { ...base, status: 'FAIL', detail: `OVSDB at ${socket} answered garbage: ${(err as Error).message}` };
   }
+}
+
+/**
+ * A node or PF line from the catalogue (src/plugin/checks.ts), the words ADD refuses with: the
+ * first of the line's entries that applies is a FAIL (a WARN for a warning), none a PASS.
+ */
+function judgeLine<F>(entries: Array<Rules<F>>, facts: F, passed: (f: F) => string): Pick<Check, 'status' | 'detail' | 'fix'> {
+  const c = entries.find((e) => e.applies(facts));
+  if (!c) return { status: 'PASS', detail: passed(facts) };
+  const fix = c.fix?.(facts);
+  return { status: c.code === 'warning' ? 'WARN' : 'FAIL', detail: c.detail(facts), ...(fix ? { fix: plain(fix) } : {}) };
+}
+
+/** The catalogue quotes commands in backticks for `kubectl describe pod`; a terminal line needs none. */
+function plain(text: string): string {
+  return text.replaceAll('`', '');
 }
 
 async function daemonCheck(socket: string): Promise<Check> {
@@ -175,24 +195,28 @@ async function pfChecks(host: Host, pf: PfInventory): Promise<Check[]> {
   const eswitch = await eswitchModeOf(host.sysfs, modeAnswer, { uplink: pf.uplink, all: pf.netdevs });
   const checks: Check[] = [];
   const add = (check: string, status: Status, detail: string, fix?: string) => checks.push({ scope, check, status, detail, ...(fix ? { fix } : {}) });
+  const addLine = (check: string, l: Pick<Check, 'status' | 'detail' | 'fix'>) => add(check, l.status, l.detail, l.fix);
   const numvfsPath = `/sys/bus/pci/devices/${pf.pci}/sriov_numvfs`;
 
   if (pf.numVfs <= 0) add('vfs', 'FAIL', `no VFs (sriov_totalvfs ${pf.totalVfs})`, `kube-ovn-offload setup --pf ${dev ?? pf.pci} --vfs N, or echo N > ${numvfsPath} (N ≤ ${pf.totalVfs})`);
   else if (pf.totalVfs > 0 && pf.numVfs > pf.totalVfs) add('vfs', 'FAIL', `${pf.numVfs} VFs, more than sriov_totalvfs ${pf.totalVfs}`);
   else add('vfs', 'PASS', `${pf.numVfs} of ${pf.totalVfs} VFs`);
 
-  const switchdevFix = `kube-ovn-offload setup --pf ${dev ?? pf.pci} --vfs ${Math.max(pf.numVfs, 1)} (unbind the VFs, devlink dev eswitch set pci/${pf.pci} mode switchdev, rebind)`;
-  if (eswitch.mode === 'switchdev') add('switchdev', 'PASS', `switchdev (${eswitch.source})`);
-  else add('switchdev', 'FAIL', `eSwitch in ${eswitch.mode} mode (${eswitch.source})`, switchdevFix);
+  const facts: PfFacts = {
+    pf: pf.pci, uplink: pf.uplink, netdevs: pf.netdevs, netdev: dev, eswitch, bond,
+    hwTc: !hwTc ? { state: 'unverified', source: 'no answer' }
+      : hwTc.value === undefined ? { state: 'unverified', source: hwTc.why }
+      : { state: hwTc.value, source: hwTc.source },
+  };
+  // setup does every step of the switch to switchdev: doctor names it before the steps.
+  const setup = (fix: string) => `kube-ovn-offload setup --pf ${dev ?? pf.pci} --vfs ${Math.max(pf.numVfs, 1)} (${fix})`;
+  const switchdev = judgeLine(entriesOf('pf', 'switchdev'), facts, PASSED.switchdev);
+  add('switchdev', switchdev.status, switchdev.detail, switchdev.fix && setup(switchdev.fix));
 
   if (!dev) add('hw-tc-offload', 'FAIL', 'the PF has no netdev', 'bind the PF to mlx5_core');
-  else if (!hwTc || hwTc.value === undefined) add('hw-tc-offload', 'WARN', `unverified on ${dev}: ${hwTc && 'why' in hwTc ? hwTc.why : 'no answer'}`);
-  else if (hwTc.value === 'on') add('hw-tc-offload', 'PASS', `on, on ${dev}`);
-  else if (hwTc.value === 'off') add('hw-tc-offload', 'FAIL', `off on ${dev}`, `ethtool -K ${dev} hw-tc-offload on`);
-  else add('hw-tc-offload', 'FAIL', `not supported on ${dev} (fixed off)`, 'this NIC, driver or firmware cannot offload TC flows');
+  else addLine('hw-tc-offload', judgeLine(entriesOf('pf', 'hw-tc-offload'), facts, PASSED['hw-tc-offload']));
 
-  if (bond) add('bond', 'FAIL', `${dev} is enslaved to bond ${bond}`, `ip link set ${dev} nomaster, or "offload": {"allow_bond": true} for VF-LAG`);
-  else add('bond', 'PASS', dev ? `${dev} is not in a bond` : 'no netdev');
+  addLine('bond', judgeLine(entriesOf('pf', 'bond'), facts, PASSED.bond));
 
   const drivers = new Map<string, string[]>();
   for (const vf of pf.vfs) drivers.set(vf.driver || '(none)', [...(drivers.get(vf.driver || '(none)') ?? []), vf.pci]);
@@ -203,12 +227,19 @@ async function pfChecks(host: Host, pf: PfInventory): Promise<Check[]> {
   else add('vf-drivers', 'PASS', drivers.has('vfio-pci') ? `${said} (vfio-pci VFs need "vf_driver": "vfio-pci" in the NAD)` : said);
 
   if (eswitch.mode === 'switchdev') {
-    const reps = await Promise.all(pf.vfs.map(async (vf) => ({ vf, rep: await findRepresentor(host.sysfs, ports, pf.pci, vf.index) })));
-    const missing = reps.filter((r) => !r.rep).map((r) => `VF ${r.vf.index} (${r.vf.pci})`);
-    if (missing.length > 0) add('representors', 'FAIL', `no representor for ${missing.join(', ')}`, 'bind those VFs to mlx5_core while the PF is in switchdev mode');
-    else add('representors', 'PASS', `${reps.length} of ${pf.vfs.length}: ${reps.map((r) => r.rep!.name).join(' ')}`);
+    // The catalogue's representor entry, once per VF; one line for the PF.
+    const entries = entriesOf('vf', 'representors');
+    const devlinkWhy = 'why' in ports ? { devlinkWhy: ports.why } : {};
+    const each = await Promise.all(pf.vfs.map(async (v): Promise<VfFacts> => ({
+      ...facts, ...devlinkWhy,
+      vf: { pci: v.pci, pf: pf.pci, index: v.index, netdevs: v.netdevs, driver: v.driver },
+      representor: await findRepresentor(host.sysfs, ports, pf.pci, v.index),
+    })));
+    const failed = each.flatMap((f) => entries.filter((e) => e.applies(f)).slice(0, 1).map((e) => ({ detail: e.detail(f), fix: e.fix?.(f) })));
+    if (failed.length > 0) add('representors', 'FAIL', `no representor for ${failed.map((x) => x.detail).join(', ')}`, plain(failed.flatMap((x) => x.fix ?? []).join('; ')));
+    else add('representors', 'PASS', `${each.length} of ${pf.vfs.length}: ${each.map((f) => f.representor!.name).join(' ')}`);
   } else {
-    add('representors', 'FAIL', 'none: representors exist only in switchdev mode', switchdevFix);
+    add('representors', 'FAIL', 'none: representors exist only in switchdev mode', setup(plain(switchdevFix(facts))));
   }
 
   if (nm === 'managed') add('networkmanager', 'WARN', `NetworkManager manages ${dev}; it can upset the driver during the switch`, `nmcli device set ${dev} managed no (or systemctl stop NetworkManager)`);
