@@ -5,18 +5,18 @@ import { mergeResults, parsePrevResult, type Result } from '../cni/result.js';
 import { representorHostName } from '../kubeovn/naming.js';
 import { DaemonAnswerError, daemonMayHaveActed } from '../kubeovn/client.js';
 import { responseIps } from '../kubeovn/protocol.js';
+import { addRequest, daemonNamesProblem, delRequest, type Pod } from '../kubeovn/request.js';
+import { resultFromDaemon, type HostSide } from '../kubeovn/result.js';
 import { requireDeviceId, findDeviceId } from '../node/device-id.js';
 import { updateDeviceInfo } from '../node/device-info.js';
 import { enableIpv6, netnsAlive } from '../node/netns.js';
 import { representorFromSysfs } from '../node/representor.js';
 import type { Vf } from '../node/vf.js';
 import type { Context } from './context.js';
-import { resultFromDaemon, type HostSide } from './daemon-result.js';
 import { enforce } from './enforce.js';
 import { lockVf } from './lock.js';
 import { verifyPort } from './verify.js';
 import { preflight, type OffloadFacts } from './preflight.js';
-import { addRequest, daemonNamesProblem, delRequest, type Pod } from './request.js';
 import { describeKey, sameAttachment, type Attachment, type AttachmentKey } from './state.js';
 
 /**
@@ -192,7 +192,7 @@ async function forward(ctx: Context, pod: Pod, vf: Vf | undefined, opts: { hostS
     throw new CniError(Code.IOFailure, 'nsenter is not installed', `the shim turns IPv6 on in the pod netns ${ctx.env.netns} before asking the daemon, as kube-ovn's binary does; install util-linux on the node`);
   }
   await opts.beforeAsking?.();
-  const resp = await ctx.daemon.add(addRequest(ctx, pod, vf?.pci ?? '')).catch(async (err: unknown) => {
+  const resp = await ctx.daemon.add(addRequest(ctx.env, ctx.conf, pod, vf?.pci ?? '')).catch(async (err: unknown) => {
     if (err instanceof DaemonAnswerError) await rollback(ctx, pod, vf?.pci ?? '', err.message);
     throw err;
   });
@@ -204,7 +204,7 @@ async function forward(ctx: Context, pod: Pod, vf: Vf | undefined, opts: { hostS
 /** Undoes what the daemon may have done, best-effort, and says so in the log. */
 async function rollback(ctx: Context, pod: Pod, pci: string, why: string): Promise<void> {
   ctx.log.error(`ADD failed after the daemon may have attached the pod; asking it to detach: ${why}`);
-  await ctx.daemon.del(delRequest(ctx, pod, pci)).then(
+  await ctx.daemon.del(delRequest(ctx.env, ctx.conf, pod, pci)).then(
     () => ctx.log.info('rolled back: the daemon detached the pod'),
     (e: Error) => ctx.log.error(`rollback failed, the pod may be half attached: ${e.message}`),
   );

@@ -1,6 +1,7 @@
 import { podIdentity } from '../cni/env.js';
 import { CniError, Code } from '../cni/errors.js';
 import { representorHostName } from '../kubeovn/naming.js';
+import { daemonNamesProblem, delRequest } from '../kubeovn/request.js';
 import { rawDeviceId } from '../node/device-id.js';
 import { linkInNetns, netnsAlive, returnVfToHost, setLinkDown, setVfMac } from '../node/netns.js';
 import { isPciAddress } from '../node/pci.js';
@@ -8,7 +9,6 @@ import { findUplink } from '../node/uplink.js';
 import { resolveVf } from '../node/vf.js';
 import type { Context } from './context.js';
 import { LockIoError, lockVf, type Lock } from './lock.js';
-import { daemonNamesProblem, delRequest } from './request.js';
 import { describeKey, sameAttachment, type Attachment, type AttachmentKey } from './state.js';
 
 /**
@@ -33,7 +33,7 @@ export async function cmdDel(ctx: Context): Promise<void> {
   ctx.log.with({ deviceID: pci ?? (configured || null) });
   if (!pci && !configured) {
     // A pod without a VF: the shim forwards it as kube-ovn's binary would; guard has nothing.
-    if (ctx.conf.mode === 'shim') await ctx.daemon.del(delRequest(ctx, pod, ''));
+    if (ctx.conf.mode === 'shim') await ctx.daemon.del(delRequest(ctx.env, ctx.conf, pod, ''));
     ctx.log.info('detached (no VF)');
     return;
   }
@@ -108,7 +108,7 @@ async function recordOf(ctx: Context, key: AttachmentKey): Promise<Attachment | 
  */
 async function daemonDel(ctx: Context, pod: { name: string; namespace: string }, deviceId: string, alive: boolean, pci: string | undefined): Promise<boolean> {
   try {
-    await ctx.daemon.del(delRequest(ctx, pod, deviceId));
+    await ctx.daemon.del(delRequest(ctx.env, ctx.conf, pod, deviceId));
     return ctx.env.netns !== '';
   } catch (err) {
     const vfGone = pci !== undefined && (await ctx.node.sysfs.list(ctx.node.sysfs.pciDevice(pci))).length === 0;

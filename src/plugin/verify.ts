@@ -1,6 +1,6 @@
+import type { Pod } from '../kubeovn/request.js';
 import type { PortBinding } from '../node/ovsdb.js';
 import type { Context } from './context.js';
-import type { Pod } from './request.js';
 
 const POLL_MS = 100;
 

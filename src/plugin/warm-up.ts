@@ -14,8 +14,8 @@ import { devlinkPorts, eswitchMode } from '../node/devlink.js';
 import { hwTcOffload } from '../node/features.js';
 import type { RunTool } from '../node/tools.js';
 import { representorHostName } from '../kubeovn/naming.js';
-import { resultFromDaemon } from './daemon-result.js';
-import { daemonNamesProblem } from './request.js';
+import { daemonNamesProblem } from '../kubeovn/request.js';
+import { resultFromDaemon } from '../kubeovn/result.js';
 import { Attachment, sameAttachment } from './state.js';
 
 const PF = '0000:42:00.0';

@@ -1,13 +1,23 @@
+/**
+ * The daemon's requests as kube-ovn's binary (cmd/cni) builds them, from plain inputs: the pod,
+ * the CNI environment and the network configuration the caller already parsed.
+ */
+import type { Config } from '../cni/config.js';
 import type { CniEnv } from '../cni/env.js';
 import { CniError, Code } from '../cni/errors.js';
-import { ifnameProblem } from '../kubeovn/naming.js';
-import type { CniRequest } from '../kubeovn/protocol.js';
-import type { Context } from './context.js';
+import { ifnameProblem } from './naming.js';
+import type { CniRequest } from './protocol.js';
 
 export interface Pod {
   name: string;
   namespace: string;
 }
+
+/** The CNI environment the daemon is told of. */
+export type RequestEnv = Pick<CniEnv, 'containerId' | 'netns' | 'ifname'>;
+
+/** The network configuration the daemon is told of. */
+export type RequestConf = Pick<Config, 'provider' | 'routes' | 'dns' | 'vfDriver' | 'vhostUser'>;
 
 /** Why the daemon could not attach this container ID and ifname (it would crash), or undefined. */
 export function daemonNamesProblem(env: Pick<CniEnv, 'containerId' | 'ifname'>): CniError | undefined {
@@ -21,8 +31,7 @@ export function daemonNamesProblem(env: Pick<CniEnv, 'containerId' | 'ifname'>):
 }
 
 /** The daemon request for ADD, every key filled as kube-ovn's cmdAdd fills it. */
-export function addRequest(ctx: Context, pod: Pod, deviceId: string): CniRequest {
-  const { conf, env } = ctx;
+export function addRequest(env: RequestEnv, conf: RequestConf, pod: Pod, deviceId: string): CniRequest {
   return {
     cni_type: 'kube-ovn',
     pod_name: pod.name,
@@ -42,6 +51,6 @@ export function addRequest(ctx: Context, pod: Pod, deviceId: string): CniRequest
 }
 
 /** The DEL request: kube-ovn's cmdDel leaves routes, dns, vf_driver and the socket name empty. */
-export function delRequest(ctx: Context, pod: Pod, deviceId: string): CniRequest {
-  return { ...addRequest(ctx, pod, deviceId), routes: null, dns: {}, vf_driver: '', vhost_user_socket_name: '' };
+export function delRequest(env: RequestEnv, conf: RequestConf, pod: Pod, deviceId: string): CniRequest {
+  return { ...addRequest(env, conf, pod, deviceId), routes: null, dns: {}, vf_driver: '', vhost_user_socket_name: '' };
 }

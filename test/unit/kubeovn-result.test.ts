@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { resultFromDaemon, withMask, type HostSide, type PodSide } from '../../src/plugin/daemon-result.js';
+import { resultFromDaemon, withMask, type HostSide, type PodSide } from '../../src/kubeovn/result.js';
 import { CniResponse } from '../../src/kubeovn/protocol.js';
 import { forVersion } from '../../src/cni/result.js';
 import { wire } from './thrown.js';

@@ -1,5 +1,5 @@
 import { familyOf, type Result, type ResultRoute } from '../cni/result.js';
-import { responseIps, type CniResponse } from '../kubeovn/protocol.js';
+import { responseIps, type CniResponse } from './protocol.js';
 
 export interface PodSide {
   ifname: string;
