@@ -21,7 +21,7 @@ import {
   type MultusMode,
 } from './cni-conf.js';
 import { chainText, layoutOf, OFFLOAD_TYPE } from './cni-topology.js';
-import type { Check, Status } from './doctor.js';
+import type { Check, Status } from './check.js';
 import { inspectExecutable, runExecutable } from './executable.js';
 import type { Host } from './host.js';
 

@@ -1,26 +1,19 @@
 import { preview } from '../cni/preview.js';
 import { daemonListening } from '../kubeovn/client.js';
 import { bondOf } from '../node/bond.js';
-import { devlinkPorts, eswitchMode } from '../node/devlink.js';
+import { devlinkPorts, devlinkEswitchMode } from '../node/devlink.js';
 import { eswitchModeOf } from '../node/eswitch.js';
-import { hwTcOffload } from '../node/features.js';
+import { ethtoolHwTcOffload } from '../node/features.js';
 import { mellanoxPfs, pickPf, type PfInventory } from '../node/inventory.js';
 import { ovsdbClient } from '../node/ovsdb.js';
 import { findRepresentor } from '../node/representor.js';
 import { entriesOf, PASSED, switchdevFix, type NodeFacts, type PfFacts, type Rules, type VfFacts } from '../plugin/checks.js';
 import { cniChecks, PROBE_TIMEOUT_MS, type CniOptions } from './doctor-cni.js';
 import { hostFromEnv, parseFlags, UsageError, type CliIo, type Command, type Host } from './host.js';
+import type { Check, Status } from './check.js';
 
-export type Status = 'PASS' | 'WARN' | 'FAIL';
+export type { Check, Status };
 
-export interface Check {
-  /** "node", or the PF ("0000:42:00.0 enp66s0f0np0") the check is about. */
-  scope: string;
-  check: string;
-  status: Status;
-  detail: string;
-  fix?: string;
-}
 
 const MIN_KERNEL = [5, 7];
 const PROBE_TIMEOUT_S = PROBE_TIMEOUT_MS / 1000;
@@ -186,9 +179,9 @@ async function pfChecks(host: Host, pf: PfInventory): Promise<Check[]> {
   const scope = `PF ${pf.pci}${pf.uplink ?? pf.netdevs[0] ? ` ${pf.uplink ?? pf.netdevs[0]}` : ''}`;
   const dev = pf.uplink ?? pf.netdevs[0];
   const [modeAnswer, ports, hwTc, bond, nm] = await Promise.all([
-    eswitchMode(host.run, pf.pci),
+    devlinkEswitchMode(host.run, pf.pci),
     devlinkPorts(host.run),
-    dev ? hwTcOffload(host.run, dev) : undefined,
+    dev ? ethtoolHwTcOffload(host.run, dev) : undefined,
     dev ? bondOf(host.sysfs, dev) : undefined,
     dev ? networkManaged(host, dev) : undefined,
   ]);

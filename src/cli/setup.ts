@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
-import { eswitchMode } from '../node/devlink.js';
+import { devlinkEswitchMode } from '../node/devlink.js';
 import { eswitchModeOf } from '../node/eswitch.js';
-import { hwTcOffload } from '../node/features.js';
+import { ethtoolHwTcOffload } from '../node/features.js';
 import { mellanoxPfs, pickPf, type PfInventory } from '../node/inventory.js';
 import { StateStore } from '../plugin/state.js';
 import { diagnose, render } from './doctor.js';
@@ -101,7 +101,7 @@ export const setup: Command = {
 /** The seed's steps for this PF, each marked skip when the node already has it. */
 export async function plan(host: Host, pf: PfInventory, want: number): Promise<Step[]> {
   const dev = pf.uplink ?? pf.netdevs[0] ?? '<pf-netdev>';
-  const [modeAnswer, hwTc] = await Promise.all([eswitchMode(host.run, pf.pci), hwTcOffload(host.run, dev)]);
+  const [modeAnswer, hwTc] = await Promise.all([devlinkEswitchMode(host.run, pf.pci), ethtoolHwTcOffload(host.run, dev)]);
   const mode = (await eswitchModeOf(host.sysfs, modeAnswer, { uplink: pf.uplink, all: pf.netdevs })).mode;
   const numvfs = `/sys/bus/pci/devices/${pf.pci}/sriov_numvfs`;
   const sysWrite = (path: string, value: string) => writeFile(host.path(path.slice(1)), `${value}\n`);

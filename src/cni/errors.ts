@@ -14,13 +14,13 @@ export const Code = {
   NoDeviceID: 101,
   NotAVf: 102,
   NotSwitchdev: 103,
-  HwTcOffload: 104,
+  HwTcOffloadOff: 104,
   NoRepresentor: 105,
   PfInBond: 106,
-  OvsHwOffload: 107,
-  VfDriver: 108,
+  OvsHwOffloadOff: 107,
+  WrongVfDriver: 108,
   /** CHECK: the pod's interface from prevResult is missing or changed in its netns. */
-  PodInterface: 109,
+  PodInterfaceChanged: 109,
   /** ADD (shim, offload.verify strict): the daemon answered, but the representor is not a bound br-int port of the pod. */
   PortNotBound: 110,
   Internal: 999,

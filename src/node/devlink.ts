@@ -44,7 +44,7 @@ function optional(v: unknown, type: 'string' | 'number'): boolean {
 const NO_ANSWER = /Operation not supported|No such device|Failed to connect to devlink Netlink|Operation not permitted/;
 
 /** `devlink -j dev eswitch show pci/<pf>` → "switchdev" | "legacy" | …. */
-export async function eswitchMode(run: RunTool, pf: string): Promise<Answer<string>> {
+export async function devlinkEswitchMode(run: RunTool, pf: string): Promise<Answer<string>> {
   const doc = await devlinkJson(run, ['-j', 'dev', 'eswitch', 'show', `pci/${pf}`], (json) => EswitchShow.safeParse(json).data);
   if (doc.value === undefined) return doc;
   const mode = doc.value.dev[`pci/${pf}`]?.mode;

@@ -18,7 +18,7 @@ export function hwTcState(feature: z.infer<typeof Feature> | undefined): HwTcOff
 const TEXT_LINE = /^\s*hw-tc-offload: (on|off)( \[fixed\])?/m;
 
 /** hw-tc-offload of a netdev from `ethtool --json -k`, or from the text form on old ethtool. */
-export async function hwTcOffload(run: RunTool, dev: string): Promise<Answer<HwTcOffload>> {
+export async function ethtoolHwTcOffload(run: RunTool, dev: string): Promise<Answer<HwTcOffload>> {
   const args = ['--json', '-k', dev];
   const out = await run('ethtool', args);
   if (out === 'absent') return { source: 'none', why: 'ethtool is not installed' };

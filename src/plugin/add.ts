@@ -20,7 +20,7 @@ import { preflight, type OffloadFacts } from './preflight.js';
 import { describeKey, sameAttachment, type Attachment, type AttachmentKey } from './state.js';
 
 /**
- * ADD (DESIGN §1.1). With a VF: find it and its representor, check offload can work, lock and
+ * ADD (docs/architecture.md#one-add, docs/topologies.md). With a VF: find it and its representor, check offload can work, lock and
  * record the VF; then in guard mode leave the daemon to kube-ovn's binary, next in the list,
  * and in shim mode ask the daemon ourselves. Without a VF: 101, or pass straight through.
  */

@@ -41,16 +41,16 @@ export async function cmdCheck(ctx: Context): Promise<void> {
   }
   const { ifname, netns } = ctx.env;
   const want = prev.interfaces?.findIndex((i) => i.name === ifname && i.sandbox === netns) ?? -1;
-  if (want < 0) throw new CniError(Code.PodInterface, `prevResult has no interface ${ifname} in ${netns}`, preview(prev.interfaces ?? [], 300));
+  if (want < 0) throw new CniError(Code.PodInterfaceChanged, `prevResult has no interface ${ifname} in ${netns}`, preview(prev.interfaces ?? [], 300));
   const link = await linkInNetns(ctx.node.run, netns, ifname);
-  if (!link) throw new CniError(Code.PodInterface, `interface ${ifname} is gone from the pod netns ${netns}`, `VF ${pci}; the pod needs to be recreated`);
+  if (!link) throw new CniError(Code.PodInterfaceChanged, `interface ${ifname} is gone from the pod netns ${netns}`, `VF ${pci}; the pod needs to be recreated`);
   const iface = prev.interfaces![want]!;
   if (iface.mac && link.mac && iface.mac.toLowerCase() !== link.mac.toLowerCase()) {
-    throw new CniError(Code.PodInterface, `interface ${ifname} has MAC ${link.mac}, expected ${iface.mac}`, `VF ${pci} in ${netns}`);
+    throw new CniError(Code.PodInterfaceChanged, `interface ${ifname} has MAC ${link.mac}, expected ${iface.mac}`, `VF ${pci} in ${netns}`);
   }
   const missing = (prev.ips ?? []).filter((ip) => ip.interface === want && !link.addresses.includes(ip.address)).map((ip) => ip.address);
   if (missing.length > 0) {
-    throw new CniError(Code.PodInterface, `interface ${ifname} lacks ${missing.join(', ')}`, `addresses in ${netns}: [${link.addresses.join(', ')}]`);
+    throw new CniError(Code.PodInterfaceChanged, `interface ${ifname} lacks ${missing.join(', ')}`, `addresses in ${netns}: [${link.addresses.join(', ')}]`);
   }
   ctx.log.info('check passed');
 }

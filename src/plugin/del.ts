@@ -103,7 +103,7 @@ async function recordOf(ctx: Context, key: AttachmentKey): Promise<Attachment | 
 
 /**
  * The daemon's DEL; true when it tore down. When it cannot (it answers 500 for an offload DEL
- * whose netns is gone, reference §2.2; or it is not there at all) and the pod's netns or VF is
+ * whose netns is gone, docs/upstream.md#kube-ovn-handledel-and-deletenic; or it is not there at all) and the pod's netns or VF is
  * gone, false: the caller cleans up, so that a DEL for a pod that is no more can succeed.
  */
 async function daemonDel(ctx: Context, pod: { name: string; namespace: string }, deviceId: string, alive: boolean, pci: string | undefined): Promise<boolean> {

@@ -2,9 +2,9 @@ import { preview } from '../cni/preview.js';
 import type { Config } from '../cni/config.js';
 import { CniError, Code } from '../cni/errors.js';
 import { judge, USERSPACE_DRIVERS, type Judgement, type OffloadFacts } from './checks.js';
-import { devlinkPorts, eswitchMode } from '../node/devlink.js';
+import { devlinkPorts, devlinkEswitchMode } from '../node/devlink.js';
 import { eswitchModeOf } from '../node/eswitch.js';
-import { hwTcOffload } from '../node/features.js';
+import { ethtoolHwTcOffload } from '../node/features.js';
 import { findRepresentor } from '../node/representor.js';
 import type { Sysfs } from '../node/sysfs.js';
 import type { RunTool } from '../node/tools.js';
@@ -38,7 +38,7 @@ export async function preflight(deps: NodeDeps, pci: string, conf: Pick<Config, 
   // The tool calls and the OVSDB query are independent: run them side by side, each started
   // as soon as what it needs is known (devlink and OVSDB while the uplink is looked for).
   const early = Promise.all([
-    eswitchMode(run, vf.pf),
+    devlinkEswitchMode(run, vf.pf),
     devlinkPorts(run),
     conf.offload.checkOvs ? deps.ovsdb.hwOffload() : undefined,
   ]);
@@ -46,7 +46,7 @@ export async function preflight(deps: NodeDeps, pci: string, conf: Pick<Config, 
   const netdevs = await findUplink(sysfs, vf.pf);
   const [[modeAnswer, ports, ovs], hwTcAnswer, bond] = await Promise.all([
     early,
-    netdevs.uplink ? hwTcOffload(run, netdevs.uplink) : undefined,
+    netdevs.uplink ? ethtoolHwTcOffload(run, netdevs.uplink) : undefined,
     netdevs.uplink && !conf.offload.allowBond ? bondOf(sysfs, netdevs.uplink) : undefined,
   ]);
   const eswitch = await eswitchModeOf(sysfs, modeAnswer, netdevs);

@@ -5,7 +5,7 @@ import type { Context } from './context.js';
 import { preflight } from './preflight.js';
 
 // What STATUS judges: the node-wide prerequisites, not one VF's representor or driver.
-const NODE_WIDE = new Set<number>([Code.NotSwitchdev, Code.HwTcOffload, Code.PfInBond, Code.OvsHwOffload]);
+const NODE_WIDE = new Set<number>([Code.NotSwitchdev, Code.HwTcOffloadOff, Code.PfInBond, Code.OvsHwOffloadOff]);
 
 /**
  * STATUS (CNI 1.1.0): 50 when the kube-ovn daemon's socket does not accept connections;

@@ -10,8 +10,8 @@ import { parseEnv, podIdentity } from '../cni/env.js';
 import { forVersion, mergeResults, parsePrevResult } from '../cni/result.js';
 import { stdinVersion, requireSupported } from '../cni/version.js';
 import { CniResponse } from '../kubeovn/protocol.js';
-import { devlinkPorts, eswitchMode } from '../node/devlink.js';
-import { hwTcOffload } from '../node/features.js';
+import { devlinkPorts, devlinkEswitchMode } from '../node/devlink.js';
+import { ethtoolHwTcOffload } from '../node/features.js';
 import type { RunTool } from '../node/tools.js';
 import { representorHostName } from '../kubeovn/naming.js';
 import { daemonNamesProblem } from '../kubeovn/request.js';
@@ -44,5 +44,5 @@ export async function warmUp(): Promise<void> {
   Attachment.safeParse({ version: 1, network: 'kube-ovn', containerId: env.CNI_CONTAINERID, ifname: 'eth0', netns: env.CNI_NETNS, pod: { name: 'web-0', namespace: 'default' }, deviceID: VF, pf: PF, uplink: 'p0', vfIndex: 0, mode: 'guard', representor: { original: 'pf0vf0', host: '5b45c61b307e_h' }, result: {}, createdAt: '2026-01-01T00:00:00.000Z' });
   const answer = CniResponse.safeParse({ protocol: 'IPv4', ip_address: '10.16.0.5/16', mac_address: '00:00:00:53:6b:12', cidr: '10.16.0.0/16', gateway: '10.16.0.1', mtu: 1400 });
   if (answer.success) resultFromDaemon(answer.data, { ifname: 'eth0', netns: env.CNI_NETNS, vfPci: VF }, { representor: '5b45c61b307e_h' });
-  await Promise.all([eswitchMode(run, PF), devlinkPorts(run), hwTcOffload(run, 'p0')]);
+  await Promise.all([devlinkEswitchMode(run, PF), devlinkPorts(run), ethtoolHwTcOffload(run, 'p0')]);
 }

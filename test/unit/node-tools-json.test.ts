@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { hwTcOffload, hwTcState } from '../../src/node/features.js';
+import { ethtoolHwTcOffload, hwTcState } from '../../src/node/features.js';
 import { devlinkPorts, vfPortNetdev, type DevlinkPort } from '../../src/node/devlink.js';
 import type { RunTool, ToolOutput } from '../../src/node/tools.js';
 import { CniError } from '../../src/cni/errors.js';
@@ -40,7 +40,7 @@ const ethtoolJson = (hwTc: string | undefined): string => `[ {
     } ]
 `;
 
-describe('hwTcOffload', () => {
+describe('ethtoolHwTcOffload', () => {
   it.each([
     ['{"active": true, "fixed": false, "requested": true}', 'on'],
     ['{"active": false, "fixed": false, "requested": false}', 'off'],
@@ -48,7 +48,7 @@ describe('hwTcOffload', () => {
     [undefined, 'unsupported'],
   ])('ethtool JSON hw-tc-offload %s → %s', async (hwTc, want) => {
     const run = fakeRun({ 'ethtool --json -k p0': ok(ethtoolJson(hwTc)) });
-    expect(await hwTcOffload(run, 'p0')).toEqual({ value: want, source: 'ethtool' });
+    expect(await ethtoolHwTcOffload(run, 'p0')).toEqual({ value: want, source: 'ethtool' });
   });
 
   it.each([
@@ -62,11 +62,11 @@ describe('hwTcOffload', () => {
       'ethtool --json -k p0': { exitCode: 1, stdout: '', stderr: 'ethtool: bad command line argument(s)\nFor more information run ethtool -h\n' },
       'ethtool -k p0': ok(`Features for p0:\nrx-checksumming: on\ntx-checksumming: on\n\ttx-checksum-ipv4: off [fixed]\n${line}\n`),
     });
-    expect(await hwTcOffload(run, 'p0')).toEqual({ value: want, source: 'ethtool (text)' });
+    expect(await ethtoolHwTcOffload(run, 'p0')).toEqual({ value: want, source: 'ethtool (text)' });
   });
 
   it('without ethtool the answer is unverified, and says why', async () => {
-    expect(await hwTcOffload(fakeRun({}), 'p0')).toEqual({ source: 'none', why: 'ethtool is not installed' });
+    expect(await ethtoolHwTcOffload(fakeRun({}), 'p0')).toEqual({ source: 'none', why: 'ethtool is not installed' });
   });
 
   it.each([
@@ -75,7 +75,7 @@ describe('hwTcOffload', () => {
     ['an hw-tc-offload entry of another shape', ok(ethtoolJson('"on"')), 'ethtool printed an hw-tc-offload entry of an unknown shape'],
     ['a failure for a missing device', { exitCode: 1, stdout: '[ ]\n', stderr: 'netlink error: no device matches name (offset 24)\nnetlink error: No such device\n' }, 'ethtool failed'],
   ])('%s is an I/O failure (code 5)', async (_name, out, msg) => {
-    const err = await hwTcOffload(fakeRun({ 'ethtool --json -k p0': out }), 'p0').catch((e: unknown) => e);
+    const err = await ethtoolHwTcOffload(fakeRun({ 'ethtool --json -k p0': out }), 'p0').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CniError);
     expect(err).toMatchObject({ code: 5, message: msg });
     expect((err as CniError).details).toContain('`ethtool --json -k p0` exited');
