@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cniError, useWorld, VF0 } from './harness.js';
+import { cniError, useWorld, VF0 } from '../support/harness.js';
 import { connectx5 } from '../support/sim-node.js';
 
 // Every key kube-ovn's binary sends (pkg/request/cniserver.go), with its JSON type.

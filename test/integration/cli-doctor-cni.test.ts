@@ -16,7 +16,7 @@ import {
   thinClusterNetworkConf,
 } from '../support/cni-dirs.js';
 import { KUBE_OVN_CNI } from '../support/kube-ovn-cni.js';
-import { useCliNode, type CliNode } from './cli-node.js';
+import { useCliNode, type CliNode } from '../support/cli-node.js';
 
 interface Check { scope: string; check: string; status: string; detail: string; fix?: string }
 interface Report { checks: Check[]; summary: { pass: number; warn: number; fail: number } }

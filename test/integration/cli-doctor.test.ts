@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectx5 } from '../support/sim-node.js';
-import { useCliNode } from './cli-node.js';
+import { useCliNode } from '../support/cli-node.js';
 
 interface Check { scope: string; check: string; status: string; detail: string; fix?: string }
 const byName = (checks: Check[]) => Object.fromEntries(checks.map((c) => [c.check, c]));

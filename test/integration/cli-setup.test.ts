@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectx5 } from '../support/sim-node.js';
 import { StateStore } from '../../src/plugin/state.js';
-import { useCliNode } from './cli-node.js';
+import { useCliNode } from '../support/cli-node.js';
 
 const LEGACY = () => ({ pfs: [connectx5({ mode: 'legacy', hwTc: 'off' })] });
 

@@ -12,7 +12,7 @@ import { StatusReport } from '../../src/cli/status.js';
 import { representorHostName } from '../../src/kubeovn/naming.js';
 import { StateStore } from '../../src/plugin/state.js';
 import { cli } from '../support/cli.js';
-import { useCliNode, type CliNode } from './cli-node.js';
+import { useCliNode, type CliNode } from '../support/cli-node.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/flows/', import.meta.url));
 const fixture = (name: string) => join(FIXTURES, name);

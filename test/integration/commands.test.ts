@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cniError, LIVE_NETNS, useWorld, VF0, type World } from './harness.js';
+import { cniError, LIVE_NETNS, useWorld, VF0, type World } from '../support/harness.js';
 import { invoke } from '../support/plugin.js';
 
 describe('DEL', () => {

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { MAX_DAEMON_BODY_BYTES, MAX_DAEMON_BODY_DEPTH, MAX_DAEMON_ERROR_DETAILS, MAX_DAEMON_ERROR_MSG } from '../../src/kubeovn/client.js';
-import { cniError, useWorld, type World } from './harness.js';
+import { cniError, useWorld, type World } from '../support/harness.js';
 
 describe('daemon faults on ADD', () => {
   const world = useWorld();

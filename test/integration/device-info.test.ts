@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { useWorld, VF0, PF, type World } from './harness.js';
+import { useWorld, VF0, PF, type World } from '../support/harness.js';
 import { NAD_STATUS } from '../support/kube-ovn-cni.js';
 
 /** As Multus leaves it before ADD: the SR-IOV device plugin's file, copied, mode 0444. */

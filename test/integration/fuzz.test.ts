@@ -13,10 +13,10 @@ import fc from 'fast-check';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { LIVE_NETNS, useWorld, VF0, PF, type World } from './harness.js';
+import { LIVE_NETNS, useWorld, VF0, PF, type World } from '../support/harness.js';
 import {
   asTracePath, contractBreaches, forbiddenWrites, readTrace, runRaw, tempDir, type Allowed, type RawOutcome,
-} from './fuzz-support.js';
+} from '../support/fuzz-support.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_123);
 const SCALE = Number(process.env.FUZZ_RUNS ?? 1);

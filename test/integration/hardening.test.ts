@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { cniError, useWorld, VF0, type World } from './harness.js';
+import { cniError, useWorld, VF0, type World } from '../support/harness.js';
 import { PLUGIN_BIN } from '../support/plugin.js';
 import { bootId, startTime } from '../../src/plugin/lock.js';
 

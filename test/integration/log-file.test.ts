@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { useWorld, VF0 } from './harness.js';
+import { useWorld, VF0 } from '../support/harness.js';
 import { PLUGIN_BIN } from '../support/plugin.js';
 
 describe('a log_file that is not a regular file', () => {

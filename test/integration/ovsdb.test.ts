@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { MAX_OVSDB_REPLY_BYTES, MAX_OVSDB_REPLY_DEPTH, ovsdbClient } from '../../src/node/ovsdb.js';
 import { CniError } from '../../src/cni/errors.js';
 import { hasOvsdb, startOvsdb, type OvsdbServer } from '../support/ovsdb-server.js';
-import { cniError, useWorld } from './harness.js';
+import { cniError, useWorld } from '../support/harness.js';
 
 let dir: string;
 beforeEach(() => {

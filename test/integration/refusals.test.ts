@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { cniError, useWorld, VF0, PF } from './harness.js';
+import { cniError, useWorld, VF0, PF } from '../support/harness.js';
 import { connectx5 } from '../support/sim-node.js';
 
 describe('refusals', () => {

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectx5 } from '../support/sim-node.js';
 import { invoke, PLUGIN_BIN, SEA_BIN } from '../support/plugin.js';
-import { useWorld, VF0 } from './harness.js';
+import { useWorld, VF0 } from '../support/harness.js';
 
 const built = existsSync(SEA_BIN);
 

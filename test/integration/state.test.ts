@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cniError, useWorld, VF0, type World } from './harness.js';
+import { cniError, useWorld, VF0, type World } from '../support/harness.js';
 import { startTime } from '../../src/plugin/lock.js';
 
 const CID = '5b45c61b307e0a9f8c7d6e5f4a3b2c1d';

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cniError, LIVE_NETNS, useWorld, VF0 } from './harness.js';
+import { cniError, LIVE_NETNS, useWorld, VF0 } from '../support/harness.js';
 
 const CID = '5b45c61b307e0a9f8c7d6e5f4a3b2c1d';
 const HOST = '5b45c61b307e_h'; // kube-ovn's name for this container's representor

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { cniError, useWorld, VF0, type World } from './harness.js';
+import { cniError, useWorld, VF0, type World } from '../support/harness.js';
 
 const PORT = '5b45c61b307e_h';
 const vfio = (w: World) => w.node.editVf(VF0, (vf) => Object.assign(vf, { driver: 'vfio-pci', netdev: undefined }));

@@ -3,7 +3,7 @@
  * at every byte boundary: the reader must give the same answer however the socket splits it.
  */
 import { describe, expect, it } from 'vitest';
-import { AnswerReader, HttpError, type HttpAnswer } from '../../src/kubeovn/http.js';
+import { AnswerReader, HttpError, type HttpAnswer } from '../../../src/kubeovn/http.js';
 
 const BODY = '{"protocol":"IPv4","ip_address":"10.16.0.5/16","mac_address":"00:00:00:53:6b:12"}';
 

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { isPciAddress, parsePciAddress } from '../../src/node/pci.js';
-import { thrown } from './thrown.js';
+import { isPciAddress, parsePciAddress } from '../../../src/node/pci.js';
+import { thrown } from '../../support/thrown.js';
 
 describe('parsePciAddress', () => {
   it.each([

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { familyOf, forVersion, mergeResults, parsePrevResult, type Result } from '../../src/cni/result.js';
-import { wire } from './thrown.js';
+import { familyOf, forVersion, mergeResults, parsePrevResult, type Result } from '../../../src/cni/result.js';
+import { wire } from '../../support/thrown.js';
 
 // What add.ts builds: the pod's VF with its pciID, then its representor; dual-stack.
 function ours(): Result {

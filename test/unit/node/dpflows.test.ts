@@ -1,9 +1,9 @@
 /** Parsing `ovs-appctl dpctl/dump-flows [-m]` lines (docs/upstream.md). */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { hashUse, inHardware, parseDump, parseFlowLine, splitTopLevel, tellsHardware, usesAction, type DpFlow } from '../../src/node/dpflows.js';
+import { hashUse, inHardware, parseDump, parseFlowLine, splitTopLevel, tellsHardware, usesAction, type DpFlow } from '../../../src/node/dpflows.js';
 
-const fixture = (name: string) => readFileSync(new URL(`../fixtures/flows/${name}`, import.meta.url), 'utf8');
+const fixture = (name: string) => readFileSync(new URL(`../../fixtures/flows/${name}`, import.meta.url), 'utf8');
 const [SEED1, SEED2] = fixture('seed.txt').split('\n') as [string, string];
 
 /** The key of a -m line, for building variants: the seed's, with in_port and dp_hash replaceable. */

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { isIPv6 } from 'node:net';
 import fc from 'fast-check';
-import { addressText, parseAddress, subnetAddressing } from '../../src/cli/cidr.js';
+import { addressText, parseAddress, subnetAddressing } from '../../../src/cli/cidr.js';
 
 describe('subnetAddressing', () => {
   it.each([

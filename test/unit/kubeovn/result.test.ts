@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
-import { resultFromDaemon, withMask, type HostSide, type PodSide } from '../../src/kubeovn/result.js';
-import { CniResponse } from '../../src/kubeovn/protocol.js';
-import { forVersion } from '../../src/cni/result.js';
-import { wire } from './thrown.js';
+import { resultFromDaemon, withMask, type HostSide, type PodSide } from '../../../src/kubeovn/result.js';
+import { CniResponse } from '../../../src/kubeovn/protocol.js';
+import { forVersion } from '../../../src/cni/result.js';
+import { wire } from '../../support/thrown.js';
 
 const POD: PodSide = { ifname: 'net1', netns: '/var/run/netns/cni-1', vfPci: '0000:42:00.2' };
 const HOST: HostSide = { representor: '5b45c61b307e_h' };

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { requireSupported, SUPPORTED_VERSIONS, versionAtLeast, versionResult } from '../../src/cni/version.js';
-import { thrown } from './thrown.js';
+import { requireSupported, SUPPORTED_VERSIONS, versionAtLeast, versionResult } from '../../../src/cni/version.js';
+import { thrown } from '../../support/thrown.js';
 
 describe('versionAtLeast', () => {
   it.each([

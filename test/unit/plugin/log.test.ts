@@ -5,7 +5,7 @@ import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, r
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '../../src/plugin/log.js';
+import { createLogger } from '../../../src/plugin/log.js';
 
 let dir = '';
 let stderr: string[] = [];

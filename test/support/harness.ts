@@ -3,12 +3,12 @@ import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startOvsdb, type OvsdbServer } from '../support/ovsdb-server.js';
-import { SimNode, connectx5, type NodeSpec } from '../support/sim-node.js';
-import { SimDaemon, type SimDaemonOptions } from '../support/sim-daemon.js';
-import { SimCluster, type ClusterSpec } from '../support/sim-cluster.js';
-import { invoke, type Invocation, type Outcome } from '../support/plugin.js';
-import { holdNetns, type NetnsHolder } from '../support/netns-holder.js';
+import { startOvsdb, type OvsdbServer } from './ovsdb-server.js';
+import { SimNode, connectx5, type NodeSpec } from './sim-node.js';
+import { SimDaemon, type SimDaemonOptions } from './sim-daemon.js';
+import { SimCluster, type ClusterSpec } from './sim-cluster.js';
+import { invoke, type Invocation, type Outcome } from './plugin.js';
+import { holdNetns, type NetnsHolder } from './netns-holder.js';
 
 export const VF0 = '0000:42:00.2';
 /**

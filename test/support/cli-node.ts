@@ -7,12 +7,12 @@
 import { afterEach } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SimNode, connectx5, type NodeSpec } from '../support/sim-node.js';
-import { SimDaemon } from '../support/sim-daemon.js';
-import { SimCluster } from '../support/sim-cluster.js';
-import { startOvsdb, type OvsdbServer } from '../support/ovsdb-server.js';
-import { cli, type CliOutcome } from '../support/cli.js';
-import { CniDirs, guideSetup } from '../support/cni-dirs.js';
+import { SimNode, connectx5, type NodeSpec } from './sim-node.js';
+import { SimDaemon } from './sim-daemon.js';
+import { SimCluster } from './sim-cluster.js';
+import { startOvsdb, type OvsdbServer } from './ovsdb-server.js';
+import { cli, type CliOutcome } from './cli.js';
+import { CniDirs, guideSetup } from './cni-dirs.js';
 
 export interface CliNode {
   node: SimNode;

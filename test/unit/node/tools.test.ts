@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { toolRunner } from '../../src/node/tools.js';
+import { toolRunner } from '../../../src/node/tools.js';
 
 const dirs: string[] = [];
 function tempDir(): string {

@@ -1,6 +1,6 @@
 /** Why the kernel would refuse a binary, read from its ELF header: pure, table-tested. */
 import { describe, expect, it } from 'vitest';
-import { elfProblem } from '../../src/cli/executable.js';
+import { elfProblem } from '../../../src/cli/executable.js';
 
 /** A 64-byte ELF header: class, byte order, machine, and where its program and section headers end. */
 function elf(o: { is64?: boolean; be?: boolean; machine: number; phoff?: number; phnum?: number; shoff?: number; shnum?: number }): Buffer {

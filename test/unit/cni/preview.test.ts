@@ -1,6 +1,6 @@
 /** Untrusted JSON in messages: bounded in length and depth, whatever it is. */
 import { describe, expect, it } from 'vitest';
-import { preview } from '../../src/cni/preview.js';
+import { preview } from '../../../src/cni/preview.js';
 
 function nested(depth: number): unknown {
   let v: unknown = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ifnameProblem, representorHostName } from '../../src/kubeovn/naming.js';
-import { generateNicName } from '../support/sim-daemon.js';
+import { ifnameProblem, representorHostName } from '../../../src/kubeovn/naming.js';
+import { generateNicName } from '../../support/sim-daemon.js';
 
 const CID = '5b45c61b307e0a9f8c7d6e5f4a3b2c1d';
 

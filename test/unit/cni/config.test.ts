@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { parseConfig, parseJson } from '../../src/cni/config.js';
-import { thrown } from './thrown.js';
+import { parseConfig, parseJson } from '../../../src/cni/config.js';
+import { thrown } from '../../support/thrown.js';
 
 const MINIMAL = { cniVersion: '1.0.0', name: 'sriov-offload', type: 'kube-ovn-offload' };
 

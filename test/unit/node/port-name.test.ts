@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { isUplinkPortName, parseVfPortName } from '../../src/node/port-name.js';
+import { isUplinkPortName, parseVfPortName } from '../../../src/node/port-name.js';
 
 describe('isUplinkPortName', () => {
   it.each([

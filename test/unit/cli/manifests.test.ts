@@ -21,12 +21,12 @@ import {
   selectorsFromInventory,
   wrap,
   type ManifestInput,
-} from '../../src/cli/manifests.js';
-import { parseConfig } from '../../src/cni/config.js';
-import type { PfInventory, VfInventory } from '../../src/node/inventory.js';
-import { invalid } from '../support/k8s.js';
+} from '../../../src/cli/manifests.js';
+import { parseConfig } from '../../../src/cni/config.js';
+import type { PfInventory, VfInventory } from '../../../src/node/inventory.js';
+import { invalid } from '../../support/k8s.js';
 
-const repoText = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
+const repoText = (path: string) => readFileSync(new URL(`../../../${path}`, import.meta.url), 'utf8');
 
 const SELECTORS = { vendors: ['15b3'], devices: ['1018'], drivers: ['mlx5_core'], pfNames: ['enp66s0f0np0'] };
 /** What the flags give both topologies alike. */
@@ -541,7 +541,7 @@ function unknownFields(schema: Record<string, any>, value: unknown, path = ''): 
 }
 
 describe('kube-ovn\'s Subnet CRD schema (ajv, test/fixtures/kube-ovn/subnet-crd.yaml from kube-ovn 1533681d)', () => {
-  const schema = parse(readFileSync(new URL('../fixtures/kube-ovn/subnet-crd.yaml', import.meta.url), 'utf8')) as Record<string, any>;
+  const schema = parse(readFileSync(new URL('../../fixtures/kube-ovn/subnet-crd.yaml', import.meta.url), 'utf8')) as Record<string, any>;
   // The API server's own vocabulary: x-kubernetes-* markers constrain merges, not values; the
   // formats are the OpenAPI ones the CRD uses.
   const ajv = new Ajv({ allErrors: true });

@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
-import { PLUGIN_BIN } from '../support/plugin.js';
+import { PLUGIN_BIN } from './plugin.js';
 
 /** Every system call that creates, opens, renames or removes a path; chdir too (see readTrace). */
 export const TRACED_SYSCALLS = [

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { parseCniArgs, parseEnv, podIdentity, type CniEnv } from '../../src/cni/env.js';
-import { thrown } from './thrown.js';
+import { parseCniArgs, parseEnv, podIdentity, type CniEnv } from '../../../src/cni/env.js';
+import { thrown } from '../../support/thrown.js';
 
 const ADD_ENV = {
   CNI_COMMAND: 'ADD',

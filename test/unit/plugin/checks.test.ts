@@ -4,7 +4,7 @@
  * the ones `kubectl describe pod` shows; the integration suite sees the same ones through ADD.
  */
 import { describe, expect, it } from 'vitest';
-import { CHECKS, judge, type OffloadFacts, type Wanted } from '../../src/plugin/checks.js';
+import { CHECKS, judge, type OffloadFacts, type Wanted } from '../../../src/plugin/checks.js';
 
 const PF = '0000:42:00.0';
 const VF = '0000:42:00.2';

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { CniRequest, CniResponse, responseIps } from '../../src/kubeovn/protocol.js';
+import { CniRequest, CniResponse, responseIps } from '../../../src/kubeovn/protocol.js';
 
 // The two shapes a daemon answers POST /api/v1/add with (docs/upstream.md#kube-ovn-cniresponse).
 const V116 = '{"ips":[{"protocol":"IPv4","ip":"10.16.0.5","cidr":"10.16.0.0/16","gateway":"10.16.0.1"}],"mac_address":"00:00:00:aa:bb:cc","routes":[{"dst":"10.16.0.0/16"},{"gw":"10.16.0.1"}],"mtu":1400,"nicname":"eth0","dns":{},"error":""}';

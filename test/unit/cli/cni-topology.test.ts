@@ -1,6 +1,6 @@
 /** Which topology doctor reads from a plugin list (docs/topologies.md): pure, table-tested. */
 import { describe, expect, it } from 'vitest';
-import { chainText, layoutOf } from '../../src/cli/cni-topology.js';
+import { chainText, layoutOf } from '../../../src/cli/cni-topology.js';
 
 const ours = (extra: Record<string, unknown> = {}) => ({ type: 'kube-ovn-offload', ...extra });
 const kubeOvn = { type: 'kube-ovn' };
