@@ -5,6 +5,7 @@ import { representorHostName } from '../kubeovn/naming.js';
 import { describeFlow, hashUse, inHardware, parseDump, tellsHardware, usesAction, type Dump, type NumberedFlow } from '../node/dpflows.js';
 import { StateStore, type Attachment } from '../plugin/state.js';
 import { hostFromEnv, parseFlags, UsageError, type CliIo, type Command, type Host } from './host.js';
+import { bounded } from '../cni/preview.js';
 
 const HELP = `Usage: kube-ovn-offload flows [--input FILE] [--all] [--json] [--state-dir DIR]
 
@@ -339,12 +340,8 @@ export function render({ report, findings }: Summary, colour: boolean): string {
     if (f.check) lines.push(`     check: ${f.check}`);
   }
   if (report.malformed.length) lines.push('');
-  for (const m of report.malformed) lines.push(`${paint('2', 'note:')} line ${m.line} skipped, malformed: ${m.why}: ${JSON.stringify(clip(m.text))}`);
+  for (const m of report.malformed) lines.push(`${paint('2', 'note:')} line ${m.line} skipped, malformed: ${m.why}: ${JSON.stringify(bounded(m.text, 72))}`);
   if (report.notes.length) lines.push('');
   for (const n of report.notes) lines.push(`${paint('2', 'note:')} ${n}`);
   return lines.join('\n') + '\n';
-}
-
-function clip(s: string): string {
-  return s.length > 72 ? `${s.slice(0, 72)}…` : s;
 }

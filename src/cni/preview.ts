@@ -34,6 +34,11 @@ export function preview(value: unknown, maxLen = 200, maxDepth = 3): string {
   return whole && text.length <= maxLen ? text : `${text.slice(0, maxLen)}…`;
 }
 
+/** Untrusted text cut to `max` characters, with an ellipsis when cut. */
+export function bounded(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
 /**
  * The path to the first value nested deeper than `maxDepth` levels, or undefined when none
  * is. Iterative, so that it answers for any depth JSON.parse accepts; code that recurses

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { CniError, Code, firstLine } from '../cni/errors.js';
-import { preview } from '../cni/preview.js';
+import { bounded, preview } from '../cni/preview.js';
 import { CniResponse, type CniRequest } from './protocol.js';
 import { HttpError, postUnix, type HttpAnswer } from './http.js';
 
@@ -130,11 +130,6 @@ function daemonErrorText({ body, oversize }: HttpAnswer): string {
     /* go-restful's router errors are plain text */
   }
   return body.trim() || '(empty body)';
-}
-
-/** Untrusted text cut to `max` characters, with an ellipsis when cut. */
-function bounded(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 /**

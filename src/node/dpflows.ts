@@ -7,6 +7,7 @@
  * parentheses (`ipv4(src=0.0.0.0/0.0.0.0,dst=…)`), so every split here is at paren depth 0.
  * Pure functions only: the CLI feeds them text from a file or from ovs-appctl.
  */
+import { bounded } from '../cni/preview.js';
 
 export interface DpFlow {
   /** Only with -m, and only when the flow has one. */
@@ -136,7 +137,7 @@ export function parseFlowLine(line: string): ParsedLine {
     }
     if (token === '' && i === split.pieces.length - 1) break; // "…, used:0.260s," cut short: the missing fields say so
     const attr = KEY_ATTR.exec(token);
-    if (!attr) return { kind: 'malformed', why: token === '' ? 'empty field (two commas in a row?)' : `${JSON.stringify(clip(token))} is neither a key attribute nor a field` };
+    if (!attr) return { kind: 'malformed', why: token === '' ? 'empty field (two commas in a row?)' : `${JSON.stringify(bounded(token, 40))} is neither a key attribute nor a field` };
     const [, name = '', value = ''] = attr;
     if (Object.keys(fields).length > 0) return { kind: 'malformed', why: `key attribute ${name}(…) after the statistics` };
     if (Object.hasOwn(match, name)) return { kind: 'malformed', why: `key attribute ${name}(…) appears twice` };
@@ -299,8 +300,4 @@ function findAction(actions: Action[], name: string): Action | undefined {
 
 function hasAction(actions: Action[], name: string): boolean {
   return findAction(actions, name) !== undefined;
-}
-
-function clip(s: string): string {
-  return s.length > 40 ? `${s.slice(0, 40)}…` : s;
 }

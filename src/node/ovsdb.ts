@@ -6,7 +6,7 @@
 import { connect, type Socket } from 'node:net';
 import * as z from 'zod/mini';
 import { CniError, Code, firstLine } from '../cni/errors.js';
-import { preview } from '../cni/preview.js';
+import { bounded, preview } from '../cni/preview.js';
 
 export interface Ovsdb {
   hwOffload(): Promise<HwOffloadAnswer>;
@@ -253,9 +253,4 @@ function cutObject(buf: string): { text: string; rest: string } | 'garbage' | 't
     else if ((c === '}' || c === ']') && --depth === 0) return { text: buf.slice(start, i + 1), rest: buf.slice(i + 1) };
   }
   return undefined;
-}
-
-/** Untrusted text cut to `max` characters, with an ellipsis when cut. */
-function bounded(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
