@@ -4,7 +4,7 @@ import { FileTooLarge, NotRegularFile, readRegularFile } from './files.js';
 import { parsePciAddress } from './pci.js';
 
 // device-info-spec files are a few hundred bytes.
-const MAX_DEVICE_INFO = 64 * 1024;
+export const MAX_DEVICE_INFO = 64 * 1024;
 
 export interface DeviceId {
   pci: string;

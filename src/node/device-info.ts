@@ -5,10 +5,10 @@
  * the pod's network-status "device-info". The plugin adds what only it knows: the PF and the
  * VF's representor.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, unlink } from './fs-now.js';
+import { mkdir } from './fs-now.js';
 import { dirname } from 'node:path';
-import { createExclusive, readRegularFile } from './files.js';
+import { MAX_DEVICE_INFO } from './device-id.js';
+import { readRegularFile, replaceFile } from './files.js';
 
 export interface DeviceInfoUpdate {
   vf: string;
@@ -16,9 +16,6 @@ export interface DeviceInfoUpdate {
   /** The representor's name as the pod's ADD leaves it (after kube-ovn's rename). */
   representor?: string;
 }
-
-// Device-info files are a few hundred bytes; the read in device-id.ts has the same bound.
-const MAX_DEVICE_INFO = 64 * 1024;
 
 /**
  * Writes the VF, its PF and its representor into the file, keeping every other key (a device
@@ -40,14 +37,7 @@ export async function updateDeviceInfo(path: string, u: DeviceInfoUpdate): Promi
     pci: { ...pci, 'pci-address': u.vf, 'pf-pci-address': u.pf, ...(u.representor ? { 'representor-device': u.representor } : {}) },
   };
   await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-  const tmp = `${path}.tmp.${randomBytes(6).toString('hex')}`;
-  try {
-    await createExclusive(tmp, JSON.stringify(next), 0o444);
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
+  await replaceFile(path, JSON.stringify(next), 0o444);
   return `wrote pci-address ${u.vf}, pf-pci-address ${u.pf}${u.representor ? `, representor-device ${u.representor}` : ''}`;
 }
 

@@ -4,7 +4,8 @@
  * never follow a symlink at the last component (unless asked, for others' files) and stop at
  * a size; creates are exclusive. Synchronous underneath (see fs-now.ts); async for callers.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, fstatSync, openSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
 
@@ -61,6 +62,29 @@ export async function createExclusive(path: string, data: string, mode: number):
     writeFileSync(fd, data);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Replaces the file at `path` with `data`, through a new file renamed into place: a reader sees
+ * the old or the new, never half. A temp name already taken is not ours, and is left alone;
+ * our own temp file is removed when the write or the rename fails (a full disk takes the
+ * name, not the bytes).
+ */
+export async function replaceFile(path: string, data: string, mode: number): Promise<void> {
+  const tmp = `${path}.tmp.${process.pid}.${randomBytes(6).toString('hex')}`;
+  try {
+    await createExclusive(tmp, data, mode);
+    renameSync(tmp, path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        /* never made, or gone */
+      }
+    }
+    throw err;
   }
 }
 

@@ -5,7 +5,7 @@
  * and an ADD makes a dozen of them one after another. Callers keep awaiting them, so a
  * failure still arrives as a rejection.
  */
-import { linkSync, lstatSync, mkdirSync, readdirSync, renameSync, statSync, statfsSync, unlinkSync, type Stats, type StatsFs } from 'node:fs';
+import { linkSync, lstatSync, mkdirSync, readdirSync, statSync, statfsSync, unlinkSync, type Stats, type StatsFs } from 'node:fs';
 
 export async function link(existing: string, path: string): Promise<void> {
   linkSync(existing, path);
@@ -21,10 +21,6 @@ export async function mkdir(path: string, opts: { recursive: true; mode: number 
 
 export async function readdir(path: string): Promise<string[]> {
   return readdirSync(path);
-}
-
-export async function rename(from: string, to: string): Promise<void> {
-  renameSync(from, to);
 }
 
 export async function stat(path: string): Promise<Stats> {

@@ -1,9 +1,9 @@
-import { mkdir, readdir, rename, unlink } from '../node/fs-now.js';
+import { mkdir, readdir, unlink } from '../node/fs-now.js';
 import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { CniError, Code } from '../cni/errors.js';
 import { ResultSchema } from '../cni/result.js';
-import { createExclusive, FileTooLarge, NotRegularFile, readRegularFile } from '../node/files.js';
+import { FileTooLarge, NotRegularFile, readRegularFile, replaceFile } from '../node/files.js';
 import { isPciAddress } from '../node/pci.js';
 
 // A record is about 1.5 KiB; one far larger was not written by the plugin.
@@ -82,15 +82,10 @@ export class StateStore {
   /** Written to a temp file and renamed into place: a reader sees the old or the new, never half. */
   async put(a: Attachment): Promise<void> {
     // Exclusive and not following links: a file planted at a guessable name gets nothing.
-    const tmp = `${this.file(a.deviceID)}.tmp.${process.pid}.${Math.random().toString(36).slice(2)}`;
-    let created = false;
     try {
       await mkdir(this.vfDir, { recursive: true, mode: 0o700 });
-      created = true; // from here on a failure may leave our temp file (a full disk takes the name, not the bytes)
-      await createExclusive(tmp, JSON.stringify(a, null, 1) + '\n', 0o600);
-      await rename(tmp, this.file(a.deviceID));
+      await replaceFile(this.file(a.deviceID), JSON.stringify(a, null, 1) + '\n', 0o600);
     } catch (err) {
-      if (created && (err as NodeJS.ErrnoException).code !== 'EEXIST') await unlink(tmp).catch(() => undefined);
       throw stateError(this.file(a.deviceID), err);
     }
   }
